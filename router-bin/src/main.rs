@@ -1,0 +1,4 @@
+//! `mhrouter`: a userspace multihoming router.
+fn main() {
+    println!("mhrouter");
+}

@@ -1,0 +1,15 @@
+//! router-core: mhrouter's packet pipeline as pure, deterministic code.
+//!
+//! Nothing here touches sockets, threads or a clock: time comes in as an [`time::Instant`] argument, frames as
+//! byte slices, and every decision comes out as a [`pipeline::Verdict`]. The whole router can therefore be
+//! driven, and a failover replayed, with in-memory frames in virtual time.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod drop;
+pub mod flow;
+pub mod time;
+pub mod wire;
+pub mod nat;
+pub mod pipeline;
+pub mod uplink;

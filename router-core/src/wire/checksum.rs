@@ -1,0 +1,153 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624): the one copy in the tree.
+
+/// Adds `data` as big-endian 16-bit words to `acc` (an odd last byte is padded with zero).
+#[inline]
+pub fn add(mut acc: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc = acc.wrapping_add(u16::from_be_bytes([c[0], c[1]]) as u32);
+        // Fold early so that arbitrarily long data can never overflow.
+        if acc > 0xffff_0000 {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+    }
+    if let [last] = chunks.remainder() {
+        acc = acc.wrapping_add((*last as u32) << 8);
+    }
+    acc
+}
+
+/// Folds a 32-bit accumulator into 16 bits of ones' complement sum.
+#[inline]
+pub fn fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The checksum field value for data whose words sum to `acc`.
+#[inline]
+pub fn finish(acc: u32) -> u16 {
+    !fold(acc)
+}
+
+/// Checksum of `data` alone (IPv4 header, ICMPv4).
+#[inline]
+pub fn checksum(data: &[u8]) -> u16 {
+    finish(add(0, data))
+}
+
+/// Sum of the IPv4 pseudo-header for TCP/UDP.
+#[inline]
+pub fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], proto: u8, l4_len: u16) -> u32 {
+    let acc = add(add(0, &src), &dst);
+    acc + proto as u32 + l4_len as u32
+}
+
+/// Sum of the IPv6 pseudo-header for TCP/UDP/ICMPv6.
+#[inline]
+pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], proto: u8, l4_len: u32) -> u32 {
+    let acc = add(add(0, &src), &dst);
+    acc + (l4_len >> 16) + (l4_len & 0xffff) + proto as u32
+}
+
+/// True when `data`, checksum field included, sums to all ones on top of `acc` (a pseudo-header or 0).
+#[inline]
+pub fn verifies(acc: u32, data: &[u8]) -> bool {
+    fold(add(acc, data)) == 0xffff
+}
+
+/// RFC 1624 eqn. 3: the new checksum after 16-bit words `old` were replaced by `new`.
+///
+/// `old` and `new` must have the same, even, length.
+#[inline]
+pub fn update(hc: u16, old: &[u8], new: &[u8]) -> u16 {
+    debug_assert_eq!(old.len(), new.len());
+    !fold(delta_acc(!hc as u32, old, new))
+}
+
+/// Accumulates the change from `old` to `new` onto `acc` (`~m + m'` of RFC 1624).
+#[inline]
+pub fn delta_acc(mut acc: u32, old: &[u8], new: &[u8]) -> u32 {
+    for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
+        acc += (!u16::from_be_bytes([o[0], o[1]])) as u32;
+        acc += u16::from_be_bytes([n[0], n[1]]) as u32;
+    }
+    acc
+}
+
+/// The change from `old` to `new`, folded: apply with [`apply_delta`]; its ones' complement negation undoes it.
+#[inline]
+pub fn delta(old: &[u8], new: &[u8]) -> u16 {
+    fold(delta_acc(0, old, new))
+}
+
+/// Applies a folded delta from [`delta`] to checksum `hc`.
+#[inline]
+pub fn apply_delta(hc: u16, delta: u16) -> u16 {
+    !fold((!hc) as u32 + delta as u32)
+}
+
+/// The delta that undoes `delta`.
+#[inline]
+pub fn negate_delta(delta: u16) -> u16 {
+    !delta
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 section 3 example words sum to 0xddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(add(0, &data)), 0xddf2);
+        assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    #[test]
+    fn real_ipv4_header_verifies() {
+        // 198.18.1.2 -> 192.0.2.10, UDP, ttl 64, checksum computed by the Linux kernel.
+        let hdr = [
+            0x45, 0x00, 0x00, 0x1c, 0x00, 0x01, 0x00, 0x00, 0x40, 0x11, 0xe8, 0x6b, 0xc6, 0x12, 0x01, 0x02, 0xc0,
+            0x00, 0x02, 0x0a,
+        ];
+        let mut zeroed = hdr;
+        zeroed[10] = 0;
+        zeroed[11] = 0;
+        assert_eq!(checksum(&zeroed), u16::from_be_bytes([hdr[10], hdr[11]]));
+        assert!(verifies(0, &hdr));
+    }
+
+    proptest! {
+        #[test]
+        fn incremental_update_equals_recompute(
+            mut data in proptest::collection::vec(any::<u8>(), 2..64usize),
+            at in any::<usize>(),
+            new in any::<[u8; 2]>(),
+        ) {
+            if data.len() % 2 == 1 { data.pop(); }
+            let words = data.len() / 2;
+            let i = (at % words) * 2;
+            let before = checksum(&data);
+            let old = [data[i], data[i + 1]];
+            data[i..i + 2].copy_from_slice(&new);
+            let after = checksum(&data);
+            let inc = update(before, &old, &new);
+            // 0x0000 and 0xffff are both zero in ones' complement; a receiver accepts either.
+            prop_assert_eq!(fold(inc as u32) % 0xffff, fold(after as u32) % 0xffff);
+        }
+
+        #[test]
+        fn delta_then_negated_delta_is_identity(hc in any::<u16>(), old in any::<[u8; 6]>(), new in any::<[u8; 6]>()) {
+            let d = delta(&old, &new);
+            let there = apply_delta(hc, d);
+            let back = apply_delta(there, negate_delta(d));
+            prop_assert_eq!(back % 0xffff, hc % 0xffff);
+            prop_assert_eq!(there % 0xffff, update(hc, &old, &new) % 0xffff);
+        }
+    }
+}

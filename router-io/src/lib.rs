@@ -1,0 +1,1 @@
+//! router-io: AF_XDP ports, pinned worker threads and the in-memory port used by tests.
