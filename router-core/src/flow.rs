@@ -113,7 +113,14 @@ impl FlowKey {
     /// The key of packets travelling the other way.
     #[inline]
     pub fn reversed(&self) -> FlowKey {
-        FlowKey { src: self.dst, dst: self.src, sport: self.dport, dport: self.sport, proto: self.proto, zone: self.zone }
+        FlowKey {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+            zone: self.zone,
+        }
     }
 
     /// True for an IPv4 flow.

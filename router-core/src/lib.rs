@@ -8,8 +8,8 @@
 
 pub mod drop;
 pub mod flow;
-pub mod time;
-pub mod wire;
 pub mod nat;
 pub mod pipeline;
+pub mod time;
 pub mod uplink;
+pub mod wire;
