@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conntrack;
 pub mod drop;
 pub mod flow;
 pub mod nat;

@@ -1,0 +1,213 @@
+use super::tcp::flags::*;
+use super::*;
+use crate::flow::FlowAddr;
+
+fn key(n: u32, proto: u8) -> FlowKey {
+    let b = n.to_be_bytes();
+    FlowKey {
+        src: FlowAddr::v4([198, 18, b[2], b[3]]),
+        dst: FlowAddr::v4([192, 0, 2, 10]),
+        sport: 1024 + (n % 60000) as u16,
+        dport: 80,
+        proto,
+        zone: 0,
+    }
+}
+
+fn snat(orig: &FlowKey, port: u16) -> FlowKey {
+    FlowKey { src: orig.dst, dst: FlowAddr::v4([198, 51, 100, 2]), sport: orig.dport, dport: port, ..*orig }
+}
+
+fn new_flow(n: u32, proto: u8, flags: u8) -> NewFlow {
+    let orig = key(n, proto);
+    NewFlow {
+        orig,
+        reply: snat(&orig, 20000 + n as u16),
+        deltas: Deltas::default(),
+        uplink: Some(UplinkId(0)),
+        orig_port: 1,
+        orig_mac: [2, 0, 0, 0, 0, 1],
+        egress_port: 3,
+        tcp_flags: flags,
+    }
+}
+
+fn table(capacity: u32) -> Conntrack {
+    Conntrack::new(ConntrackConfig { capacity, ..Default::default() })
+}
+
+const T0: Instant = Instant::from_secs(1000);
+
+#[test]
+fn both_directions_find_the_same_flow() {
+    let mut ct = table(16);
+    let nf = new_flow(1, proto::TCP, SYN);
+    let (id, ev) = ct.insert(T0, nf).unwrap();
+    assert!(ev.is_none());
+    assert_eq!(ct.lookup(T0, &nf.orig), Some((id, Direction::Original)));
+    assert_eq!(ct.lookup(T0, &nf.reply), Some((id, Direction::Reply)));
+    assert_eq!(ct.lookup(T0, &nf.orig.reversed()), None, "the un-NATed reverse is not the reply key");
+    assert_eq!(ct.len(), 1);
+}
+
+#[test]
+fn tcp_timeouts_follow_the_handshake() {
+    let mut ct = table(16);
+    let nf = new_flow(1, proto::TCP, SYN);
+    let (id, _) = ct.insert(T0, nf).unwrap();
+    assert_eq!(ct.get(id).expires, T0 + Duration::from_secs(240));
+    ct.touch(T0, id, Direction::Reply, SYN | ACK);
+    let st = ct.touch(T0, id, Direction::Original, ACK);
+    assert_eq!(st, FlowState::Tcp(TcpState::Established));
+    assert_eq!(ct.get(id).expires, T0 + Duration::from_secs(7440));
+    let st = ct.touch(T0, id, Direction::Reply, RST);
+    assert_eq!(st, FlowState::Tcp(TcpState::Closed));
+    assert_eq!(ct.get(id).expires, T0 + Duration::from_secs(10));
+}
+
+#[test]
+fn udp_unreplied_then_bidirectional_and_icmp_timeouts() {
+    let mut ct = table(16);
+    let (u, _) = ct.insert(T0, new_flow(1, proto::UDP, 0)).unwrap();
+    assert_eq!(ct.get(u).expires, T0 + Duration::from_secs(120));
+    ct.touch(T0, u, Direction::Reply, 0);
+    assert_eq!(ct.get(u).expires, T0 + Duration::from_secs(300));
+    let (i, _) = ct.insert(T0, new_flow(2, proto::ICMP, 0)).unwrap();
+    assert_eq!(ct.get(i).expires, T0 + Duration::from_secs(60));
+}
+
+#[test]
+fn expired_flow_is_not_found_and_is_swept_incrementally() {
+    let mut ct = table(64);
+    for n in 0..10 {
+        ct.insert(T0, new_flow(n, proto::UDP, 0)).unwrap();
+    }
+    let later = T0 + Duration::from_secs(121);
+    assert_eq!(ct.lookup(later, &key(3, proto::UDP)), None);
+    let mut seen = 0;
+    // 64 slots swept 16 at a time: the first call cannot see them all.
+    let first = ct.expire(later, 16, |_| seen += 1);
+    assert!(first <= 10);
+    for _ in 0..4 {
+        ct.expire(later, 16, |_| seen += 1);
+    }
+    assert_eq!(seen, 10);
+    assert!(ct.is_empty());
+    assert_eq!(ct.stats().expired, 10);
+}
+
+#[test]
+fn refreshed_flow_survives_the_sweep() {
+    let mut ct = table(8);
+    let (id, _) = ct.insert(T0, new_flow(1, proto::UDP, 0)).unwrap();
+    let t1 = T0 + Duration::from_secs(100);
+    ct.touch(t1, id, Direction::Original, 0);
+    ct.expire(T0 + Duration::from_secs(130), 8, |_| panic!("refreshed flow expired"));
+    assert_eq!(ct.len(), 1);
+}
+
+#[test]
+fn full_table_evicts_oldest_unreplied_first() {
+    let mut ct = table(4);
+    let ids: Vec<_> = (0..4).map(|n| ct.insert(T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
+    // Flow 0 answered: it is safe. Flow 1 is now the oldest unreplied.
+    ct.touch(T0, ids[0], Direction::Reply, 0);
+    let (_, ev) = ct.insert(T0, new_flow(10, proto::UDP, 0)).unwrap();
+    assert_eq!(ev.unwrap().orig, key(1, proto::UDP));
+    let (_, ev) = ct.insert(T0, new_flow(11, proto::UDP, 0)).unwrap();
+    assert_eq!(ev.unwrap().orig, key(2, proto::UDP));
+    assert!(ct.lookup(T0, &key(0, proto::UDP)).is_some());
+    assert_eq!(ct.stats().evicted, 2);
+    assert_eq!(ct.len(), 4);
+}
+
+#[test]
+fn full_table_of_answered_flows_refuses() {
+    let mut ct = table(3);
+    for n in 0..3 {
+        let (id, _) = ct.insert(T0, new_flow(n, proto::UDP, 0)).unwrap();
+        ct.touch(T0, id, Direction::Reply, 0);
+    }
+    assert_eq!(ct.insert(T0, new_flow(9, proto::UDP, 0)).unwrap_err(), DropReason::ConntrackFull);
+    assert_eq!(ct.stats().refused, 1);
+    for n in 0..3 {
+        assert!(ct.lookup(T0, &key(n, proto::UDP)).is_some(), "an answered flow was lost");
+    }
+}
+
+#[test]
+fn remove_frees_slot_and_both_keys() {
+    let mut ct = table(2);
+    let nf = new_flow(1, proto::TCP, SYN);
+    let (id, _) = ct.insert(T0, nf).unwrap();
+    let gone = ct.remove(id);
+    assert_eq!(gone.orig, nf.orig);
+    assert_eq!(ct.lookup(T0, &nf.orig), None);
+    assert_eq!(ct.lookup(T0, &nf.reply), None);
+    assert!(ct.is_empty());
+    ct.insert(T0, new_flow(2, proto::TCP, SYN)).unwrap();
+    ct.insert(T0, new_flow(3, proto::TCP, SYN)).unwrap();
+    assert_eq!(ct.len(), 2);
+}
+
+#[test]
+fn drain_where_removes_only_matching_flows() {
+    let mut ct = table(8);
+    for n in 0..6 {
+        let mut nf = new_flow(n, proto::UDP, 0);
+        nf.uplink = Some(UplinkId((n % 2) as u8));
+        ct.insert(T0, nf).unwrap();
+    }
+    let mut drained = 0;
+    ct.drain_where(|f| f.uplink == Some(UplinkId(1)), |_| drained += 1);
+    assert_eq!(drained, 3);
+    assert!(ct.iter().all(|(_, f)| f.uplink == Some(UplinkId(0))));
+}
+
+#[test]
+fn churn_keeps_index_and_slab_consistent() {
+    // Insert, answer some, remove, expire, in a deterministic mixed order; every live flow stays findable
+    // by both keys and the count matches.
+    let mut ct = table(128);
+    let mut live: Vec<(u32, FlowKey, FlowKey)> = Vec::new();
+    let mut x: u32 = 12345;
+    let mut now = T0;
+    for n in 0..5000u32 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        now = now + Duration::from_millis(50);
+        match x % 5 {
+            0 | 1 => {
+                let nf = new_flow(n, proto::UDP, 0);
+                if let Ok((id, ev)) = ct.insert(now, nf) {
+                    if let Some(ev) = ev {
+                        live.retain(|l| l.1 != ev.orig);
+                    }
+                    live.push((id, nf.orig, nf.reply));
+                }
+            }
+            2 if !live.is_empty() => {
+                let (id, _, _) = live[(x as usize / 7) % live.len()];
+                ct.touch(now, id, Direction::Reply, 0);
+            }
+            3 if !live.is_empty() => {
+                let i = (x as usize / 7) % live.len();
+                ct.remove(live.swap_remove(i).0);
+            }
+            _ => {
+                ct.expire(now, 8, |f| {
+                    let o = f.orig;
+                    live.retain(|l| l.1 != o);
+                });
+            }
+        }
+        assert_eq!(ct.len(), live.len());
+    }
+    for (id, o, r) in &live {
+        if ct.get(*id).expires > now {
+            assert_eq!(ct.lookup(now, o), Some((*id, Direction::Original)));
+            assert_eq!(ct.lookup(now, r), Some((*id, Direction::Reply)));
+        }
+    }
+}
