@@ -11,6 +11,8 @@ pub mod drop;
 pub mod flow;
 pub mod nat;
 pub mod pipeline;
+pub mod policy;
+pub mod prefix;
 pub mod time;
 pub mod uplink;
 pub mod wire;

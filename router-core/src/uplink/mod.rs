@@ -1,0 +1,312 @@
+//! Uplinks: identity, the live set (health as an input), and the choice of an uplink for a new flow.
+//!
+//! The choice is made once, when a flow is created, and stored in the flow (sticky). Candidates come from a
+//! route or a policy rule as a group; only live uplinks are eligible; the lowest live distance forms the tier
+//! that is balanced by weight with the configured strategy and granularity.
+
+use core::time::Duration;
+
+use ahash::RandomState;
+use hashbrown::HashMap;
+
+use crate::flow::{FlowAddr, FlowKey};
+use crate::time::Instant;
+
+/// Index of an uplink in the router's uplink table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct UplinkId(pub u8);
+
+/// Most uplinks one router handles.
+pub const MAX_UPLINKS: usize = 64;
+
+/// The set of uplinks currently usable for new flows (published by health checking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct UplinkSet(pub u64);
+
+impl UplinkSet {
+    /// Every uplink of `n` marked live.
+    pub fn all(n: usize) -> UplinkSet {
+        UplinkSet(if n >= 64 { u64::MAX } else { (1u64 << n) - 1 })
+    }
+
+    /// True when `u` is in the set.
+    #[inline]
+    pub fn contains(self, u: UplinkId) -> bool {
+        (u.0 as usize) < MAX_UPLINKS && self.0 & (1 << u.0) != 0
+    }
+
+    /// The set with `u` added or removed.
+    pub fn with(self, u: UplinkId, live: bool) -> UplinkSet {
+        if (u.0 as usize) >= MAX_UPLINKS {
+            return self;
+        }
+        if live {
+            UplinkSet(self.0 | 1 << u.0)
+        } else {
+            UplinkSet(self.0 & !(1 << u.0))
+        }
+    }
+}
+
+/// Index of a candidate group (the uplinks a route or policy rule may use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct GroupId(pub u16);
+
+/// The uplinks a route or policy rule may use, under the group's id (which keys round-robin state).
+#[derive(Clone, Copy, Debug)]
+pub struct Group<'a> {
+    /// The group's id.
+    pub id: GroupId,
+    /// Its candidates.
+    pub cands: &'a [Candidate],
+}
+
+/// One uplink a group may use, with its administrative distance and balancing weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The uplink.
+    pub uplink: UplinkId,
+    /// Lower wins while live; equal distances are balanced.
+    pub distance: u8,
+    /// Share of new flows within its tier (≥ 1).
+    pub weight: u32,
+}
+
+/// How flows are spread over the uplinks of a tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Weighted round robin (smooth, so weights interleave).
+    Nth,
+    /// Weighted random.
+    #[default]
+    Weighted,
+    /// Weighted rendezvous hashing: removing an uplink moves only its own flows.
+    Hash,
+}
+
+/// What is kept together on one uplink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Granularity {
+    /// Each new flow is placed on its own.
+    Flow,
+    /// Every flow of one internal socket (src address and port) shares an uplink: keeps RFC 4787
+    /// endpoint-independent mapping meaningful.
+    #[default]
+    Socket,
+    /// Every flow of one internal host shares an uplink (for services that dislike changing source addresses).
+    Host,
+}
+
+/// Balancing settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BalanceConfig {
+    /// Strategy.
+    pub strategy: Strategy,
+    /// Default granularity (policy rules may override it).
+    pub granularity: Granularity,
+    /// How long a socket or host stays bound to its uplink after its last new flow.
+    pub affinity_timeout: Duration,
+    /// Most remembered sockets or hosts.
+    pub affinity_capacity: usize,
+    /// Seed of the random strategy and of hashing.
+    pub seed: u64,
+}
+
+impl Default for BalanceConfig {
+    fn default() -> Self {
+        BalanceConfig {
+            strategy: Strategy::default(),
+            granularity: Granularity::default(),
+            affinity_timeout: Duration::from_secs(300),
+            affinity_capacity: 65_536,
+            seed: 0x5eed_6d68_7274,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct AffinityKey {
+    src: FlowAddr,
+    sport: u16,
+    proto: u8,
+    zone: u8,
+    group: u16,
+}
+
+/// Chooses an uplink for each new flow. One per worker; its state (round-robin positions, affinities,
+/// random generator) is the worker's own.
+pub struct Selector {
+    cfg: BalanceConfig,
+    rr: Vec<[i64; MAX_UPLINKS]>,
+    rng: u64,
+    hasher: RandomState,
+    affinity: HashMap<AffinityKey, (UplinkId, Instant), RandomState>,
+}
+
+impl Selector {
+    /// A selector for `groups` candidate groups.
+    pub fn new(cfg: BalanceConfig, groups: usize) -> Self {
+        let s = cfg.seed;
+        Selector {
+            cfg,
+            rr: vec![[0; MAX_UPLINKS]; groups],
+            rng: s | 1,
+            hasher: RandomState::with_seeds(s ^ 0xa5a5, s.rotate_left(9), s.rotate_left(21), s ^ 0x1234_5678),
+            affinity: HashMap::with_capacity_and_hasher(
+                cfg.affinity_capacity.min(1 << 20),
+                RandomState::with_seeds(s, !s, s ^ 0x55, s ^ 0xaa),
+            ),
+        }
+    }
+
+    /// The default granularity.
+    pub fn granularity(&self) -> Granularity {
+        self.cfg.granularity
+    }
+
+    /// Picks the uplink for a new flow `key` among the group's candidates, considering only `live` ones.
+    /// `balance = false` takes the first live candidate of the lowest distance. `None`: nothing is live.
+    pub fn choose(
+        &mut self,
+        now: Instant,
+        group: Group<'_>,
+        live: UplinkSet,
+        key: &FlowKey,
+        granularity: Granularity,
+        balance: bool,
+    ) -> Option<UplinkId> {
+        let cands = group.cands;
+        let group = group.id;
+        let tier = cands.iter().filter(|c| live.contains(c.uplink)).map(|c| c.distance).min()?;
+        let eligible = |c: &&Candidate| c.distance == tier && live.contains(c.uplink) && c.weight > 0;
+        let mut it = cands.iter().filter(eligible);
+        let first = it.next().map(|c| c.uplink).or_else(|| {
+            // Every live candidate of the tier has weight 0: fall back to the first live one.
+            cands.iter().find(|c| c.distance == tier && live.contains(c.uplink)).map(|c| c.uplink)
+        })?;
+        if !balance {
+            return Some(first);
+        }
+        let sticky = granularity != Granularity::Flow && self.cfg.strategy != Strategy::Hash;
+        let akey = AffinityKey {
+            src: key.src,
+            sport: if granularity == Granularity::Socket { key.sport } else { 0 },
+            proto: if granularity == Granularity::Socket { key.proto } else { 0 },
+            zone: key.zone,
+            group: group.0,
+        };
+        if it.next().is_none() {
+            // A lone live uplink is still remembered, so the socket or host stays there when others return.
+            if sticky {
+                self.remember(now, akey, first);
+            }
+            return Some(first);
+        }
+        if sticky {
+            if let Some(&(u, until)) = self.affinity.get(&akey) {
+                if until > now && cands.iter().filter(eligible).any(|c| c.uplink == u) {
+                    self.remember(now, akey, u);
+                    return Some(u);
+                }
+            }
+        }
+        let chosen = match self.cfg.strategy {
+            Strategy::Nth => self.smooth_round_robin(group, cands, &eligible),
+            Strategy::Weighted => self.weighted_random(cands, &eligible),
+            Strategy::Hash => {
+                let h = match granularity {
+                    Granularity::Flow => self.hasher.hash_one(key),
+                    Granularity::Socket | Granularity::Host => self.hasher.hash_one(akey),
+                };
+                rendezvous(h, cands, &eligible)
+            }
+        };
+        if sticky {
+            self.remember(now, akey, chosen);
+        }
+        Some(chosen)
+    }
+
+    fn remember(&mut self, now: Instant, k: AffinityKey, u: UplinkId) {
+        let until = now + self.cfg.affinity_timeout;
+        if self.affinity.len() >= self.cfg.affinity_capacity && !self.affinity.contains_key(&k) {
+            // Full: drop what has timed out; if nothing has, this socket simply is not remembered.
+            self.affinity.retain(|_, (_, t)| *t > now);
+            if self.affinity.len() >= self.cfg.affinity_capacity {
+                return;
+            }
+        }
+        self.affinity.insert(k, (u, until));
+    }
+
+    fn smooth_round_robin(
+        &mut self,
+        group: GroupId,
+        cands: &[Candidate],
+        eligible: &impl Fn(&&Candidate) -> bool,
+    ) -> UplinkId {
+        if self.rr.len() <= group.0 as usize {
+            self.rr.resize(group.0 as usize + 1, [0; MAX_UPLINKS]);
+        }
+        let cw = &mut self.rr[group.0 as usize];
+        let mut total = 0i64;
+        let mut best: Option<(usize, i64)> = None;
+        for (i, c) in cands.iter().enumerate().take(MAX_UPLINKS) {
+            if !eligible(&c) {
+                continue;
+            }
+            cw[i] += c.weight as i64;
+            total += c.weight as i64;
+            if best.is_none_or(|(_, w)| cw[i] > w) {
+                best = Some((i, cw[i]));
+            }
+        }
+        let (i, _) = best.expect("caller checked that a candidate is eligible");
+        cw[i] -= total;
+        cands[i].uplink
+    }
+
+    fn weighted_random(&mut self, cands: &[Candidate], eligible: &impl Fn(&&Candidate) -> bool) -> UplinkId {
+        let total: u64 = cands.iter().filter(eligible).map(|c| c.weight as u64).sum();
+        let mut r = self.next_random() % total;
+        let mut last = cands[0].uplink;
+        for c in cands.iter().filter(eligible) {
+            last = c.uplink;
+            if r < c.weight as u64 {
+                return c.uplink;
+            }
+            r -= c.weight as u64;
+        }
+        last
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: plenty for spreading flows, and deterministic from the seed.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// Weighted rendezvous (highest random weight): score = -weight / ln(u) with u uniform from hash(key, uplink).
+fn rendezvous(h: u64, cands: &[Candidate], eligible: &impl Fn(&&Candidate) -> bool) -> UplinkId {
+    let mut best = (f64::NEG_INFINITY, cands[0].uplink);
+    for c in cands.iter().filter(eligible) {
+        let mut x = h ^ (c.uplink.0 as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let u = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        let score = -(c.weight as f64) / u.ln();
+        if score > best.0 {
+            best = (score, c.uplink);
+        }
+    }
+    best.1
+}
+
+#[cfg(test)]
+mod tests;
