@@ -9,6 +9,7 @@
 pub mod conntrack;
 pub mod drop;
 pub mod flow;
+pub mod lpm;
 pub mod nat;
 pub mod pipeline;
 pub mod policy;
