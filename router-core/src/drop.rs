@@ -110,6 +110,8 @@ drop_reasons! {
     NeighborUnresolved => "neighbor_unresolved",
     /// Would leave by the port it came in on with nothing to rewrite.
     Reflection => "reflection",
+    /// No headroom in front of the frame to push a VLAN tag (an I/O layer bug, counted not panicked).
+    NoHeadroom => "no_headroom",
     /// Belongs to a flow owned by another worker and could not be handed over.
     HandoffFull => "handoff_full",
 }

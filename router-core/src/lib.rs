@@ -8,12 +8,15 @@
 
 pub mod conntrack;
 pub mod drop;
+pub mod fib;
 pub mod flow;
 pub mod lpm;
 pub mod nat;
+pub mod neighbor;
 pub mod pipeline;
 pub mod policy;
 pub mod prefix;
+pub mod testkit;
 pub mod time;
 pub mod uplink;
 pub mod wire;

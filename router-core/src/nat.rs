@@ -24,6 +24,37 @@ impl Deltas {
     }
 }
 
+/// The checksum deltas that turn a packet keyed `from` into one keyed `to` (addresses, ports or echo id).
+///
+/// The IPv4 header covers addresses only; TCP, UDP and ICMPv6 checksums cover the pseudo-header addresses and
+/// the ports (or echo id); the ICMPv4 checksum covers the echo id but no pseudo-header. IPv6 has no header
+/// checksum, so its `l3` is zero.
+pub fn deltas_between(from: &FlowKey, to: &FlowKey) -> Deltas {
+    use crate::wire::checksum::{delta_acc, fold};
+    let addrs = |k: &FlowKey| -> ([u8; 32], usize) {
+        let mut b = [0u8; 32];
+        if k.is_v4() {
+            b[..4].copy_from_slice(&k.src.v4_octets());
+            b[4..8].copy_from_slice(&k.dst.v4_octets());
+            (b, 8)
+        } else {
+            b[..16].copy_from_slice(&k.src.0);
+            b[16..].copy_from_slice(&k.dst.0);
+            (b, 32)
+        }
+    };
+    let ports = |k: &FlowKey| -> [u8; 4] {
+        let (s, d) = (k.sport.to_be_bytes(), k.dport.to_be_bytes());
+        [s[0], s[1], d[0], d[1]]
+    };
+    let ((fa, n), (ta, _)) = (addrs(from), addrs(to));
+    let addr_acc = delta_acc(0, &fa[..n], &ta[..n]);
+    let port_acc = delta_acc(0, &ports(from), &ports(to));
+    let l3 = if from.is_v4() { fold(addr_acc) } else { 0 };
+    let l4 = if from.proto == crate::flow::proto::ICMP { fold(port_acc) } else { fold(addr_acc + port_acc) };
+    Deltas { l3, l4 }
+}
+
 /// The translation of a new outbound flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Binding {
@@ -64,6 +95,38 @@ pub trait Nat {
 /// A NAT that translates nothing: for routers without uplinks and for LAN-to-LAN tests.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoNat;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{proto, FlowAddr};
+    use crate::wire::checksum;
+
+    #[test]
+    fn deltas_between_match_a_recomputed_pseudo_header_sum() {
+        let from = FlowKey {
+            src: FlowAddr::v4([198, 18, 1, 2]),
+            dst: FlowAddr::v4([192, 0, 2, 10]),
+            sport: 40000,
+            dport: 80,
+            proto: proto::TCP,
+            zone: 0,
+        };
+        let to = FlowKey { src: FlowAddr::v4([198, 51, 100, 2]), sport: 1025, ..from };
+        let d = deltas_between(&from, &to);
+        let sum = |k: &FlowKey| {
+            let acc = checksum::pseudo_header_v4(k.src.v4_octets(), k.dst.v4_octets(), k.proto, 20);
+            checksum::add(acc, &[(k.sport >> 8) as u8, k.sport as u8, (k.dport >> 8) as u8, k.dport as u8])
+        };
+        let (before, after) = (checksum::finish(sum(&from)), checksum::finish(sum(&to)));
+        assert_eq!(checksum::apply_delta(before, d.l4) % 0xffff, after % 0xffff);
+        assert_eq!(checksum::apply_delta(after, d.negated().l4) % 0xffff, before % 0xffff);
+        let icmp = FlowKey { proto: proto::ICMP, sport: 7, dport: 0, ..from };
+        let icmp_to = FlowKey { src: FlowAddr::v4([198, 51, 100, 2]), sport: 9, ..icmp };
+        let d = deltas_between(&icmp, &icmp_to);
+        assert_eq!(d.l4, checksum::delta(&[0, 7], &[0, 9]), "ICMPv4 checksum covers the id only");
+    }
+}
 
 impl Nat for NoNat {
     fn bind(&mut self, _now: Instant, orig: &FlowKey, _uplink: UplinkId) -> Result<Binding, DropReason> {

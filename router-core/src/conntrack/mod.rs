@@ -16,7 +16,7 @@ use hashbrown::HashTable;
 use crate::drop::DropReason;
 use crate::flow::{proto, Direction, FlowKey};
 use crate::nat::Deltas;
-use crate::pipeline::PortId;
+use crate::pipeline::IfaceId;
 use crate::time::Instant;
 use crate::uplink::UplinkId;
 use tcp::TcpState;
@@ -96,12 +96,16 @@ pub struct Flow {
     pub state: FlowState,
     /// True once a packet went in the reply direction.
     pub replied: bool,
-    /// Port the original direction arrived on (replies leave by it).
-    pub orig_port: PortId,
+    /// Interface the original direction arrived on (replies leave by it).
+    pub orig_iface: IfaceId,
     /// Source MAC of the original direction (replies are sent to it).
     pub orig_mac: [u8; 6],
-    /// Port the original direction leaves by.
-    pub egress_port: PortId,
+    /// Interface the original direction leaves by.
+    pub egress_iface: IfaceId,
+    /// True when addresses or ports are rewritten (NAT), false for flows routed as they are.
+    pub translated: bool,
+    /// TCP: the sequence number the original sender expects next from its peer (to build a RST it accepts).
+    pub reply_seq_next: u32,
     prev: u32,
     next: u32,
     live: bool,
@@ -134,12 +138,12 @@ pub struct NewFlow {
     pub deltas: Deltas,
     /// Uplink chosen, if any.
     pub uplink: Option<UplinkId>,
-    /// Ingress port of the creating packet.
-    pub orig_port: PortId,
+    /// Ingress interface of the creating packet.
+    pub orig_iface: IfaceId,
     /// Source MAC of the creating packet.
     pub orig_mac: [u8; 6],
-    /// Port the original direction leaves by.
-    pub egress_port: PortId,
+    /// Interface the original direction leaves by.
+    pub egress_iface: IfaceId,
     /// TCP flags of the creating packet (0 for other protocols).
     pub tcp_flags: u8,
 }
@@ -199,9 +203,11 @@ impl Conntrack {
             uplink: None,
             state: FlowState::Datagram,
             replied: false,
-            orig_port: 0,
+            orig_iface: 0,
             orig_mac: [0; 6],
-            egress_port: 0,
+            egress_iface: 0,
+            translated: false,
+            reply_seq_next: 0,
             prev: NIL,
             next: NIL,
             live: false,
@@ -274,6 +280,12 @@ impl Conntrack {
         &self.slots[id as usize]
     }
 
+    /// Records the next sequence number the original sender expects from its peer, seen on a reply segment.
+    #[inline]
+    pub fn set_reply_seq_next(&mut self, id: FlowId, seq: u32) {
+        self.slots[id as usize].reply_seq_next = seq;
+    }
+
     /// Records a packet of flow `id` travelling in `dir`: advances TCP state, marks replies, refreshes expiry.
     /// Returns the flow's state after the packet.
     #[inline]
@@ -324,9 +336,11 @@ impl Conntrack {
             uplink: new.uplink,
             state,
             replied: false,
-            orig_port: new.orig_port,
+            orig_iface: new.orig_iface,
             orig_mac: new.orig_mac,
-            egress_port: new.egress_port,
+            egress_iface: new.egress_iface,
+            translated: new.reply != new.orig.reversed(),
+            reply_seq_next: 0,
             prev: NIL,
             next: NIL,
             live: true,

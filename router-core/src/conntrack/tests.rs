@@ -25,9 +25,9 @@ fn new_flow(n: u32, proto: u8, flags: u8) -> NewFlow {
         reply: snat(&orig, 20000 + n as u16),
         deltas: Deltas::default(),
         uplink: Some(UplinkId(0)),
-        orig_port: 1,
+        orig_iface: 1,
         orig_mac: [2, 0, 0, 0, 0, 1],
-        egress_port: 3,
+        egress_iface: 3,
         tcp_flags: flags,
     }
 }

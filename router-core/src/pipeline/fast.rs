@@ -1,0 +1,160 @@
+//! The fast path: a packet of a tracked flow. Conntrack hit → state update → NAT rewrite with the flow's
+//! precomputed deltas → TTL → L2 rewrite for the egress interface. No policy, no FIB, no allocation.
+
+use super::{Frame, IfaceId, Pipeline, Verdict};
+use crate::conntrack::{tcp::flags, FlowId};
+use crate::drop::DropReason;
+use crate::flow::{proto, Direction, FlowAddr, FlowKey};
+use crate::nat::{Deltas, Nat};
+use crate::time::Instant;
+use crate::wire::{ethernet, ipv4, ipv6, NetKind, PacketMeta};
+
+/// Where a packet leaves: interface and next-hop MAC (or the address still to resolve).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum NextHop {
+    /// Known MAC.
+    Mac([u8; 6]),
+    /// Resolve this address on the egress interface first.
+    Resolve(FlowAddr),
+}
+
+impl<N: Nat> Pipeline<N> {
+    /// A packet of tracked flow `id`, travelling in `dir`.
+    #[inline]
+    pub(super) fn fast_path(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        id: FlowId,
+        dir: Direction,
+    ) -> Verdict {
+        self.stats.fast_path += 1;
+        self.ct.touch(now, id, dir, meta.tcp_flags);
+        if dir == Direction::Reply && meta.key.proto == proto::TCP {
+            if let Some(next) = tcp_seq_next(frame.bytes(), meta) {
+                self.ct.set_reply_seq_next(id, next);
+            }
+        }
+        let flow = *self.ct.get(id);
+        let (to, deltas, egress, hop) = match dir {
+            Direction::Original => (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, &flow)),
+            Direction::Reply => (flow.orig.reversed(), flow.deltas.negated(), flow.orig_iface, NextHop::Mac(flow.orig_mac)),
+        };
+        let translate = if flow.translated { Some((&to, deltas)) } else { None };
+        self.forward(now, frame, meta, translate, egress, hop)
+    }
+
+    /// The next hop of a flow's original direction: the uplink's gateway when it leaves by its uplink, else
+    /// (LAN to LAN, hairpin) the destination host itself on the egress interface.
+    #[inline]
+    pub(super) fn orig_next_hop(&self, now: Instant, flow: &crate::conntrack::Flow) -> NextHop {
+        match flow.uplink {
+            Some(u) if self.uplinks[u.0 as usize].iface == flow.egress_iface => {
+                self.uplink_next_hop(now, u, flow.orig.is_v4())
+            }
+            _ => {
+                let host = flow.reply.src;
+                match self.neighbors.lookup(now, flow.egress_iface, host) {
+                    Some(mac) => NextHop::Mac(mac),
+                    None => NextHop::Resolve(host),
+                }
+            }
+        }
+    }
+
+    /// The next hop of an uplink: its gateway's MAC, or the gateway to resolve.
+    #[inline]
+    pub(super) fn uplink_next_hop(&self, now: Instant, u: crate::uplink::UplinkId, v4: bool) -> NextHop {
+        let spec = &self.uplinks[u.0 as usize];
+        if v4 {
+            match (self.gateway_macs[u.0 as usize], spec.gateway) {
+                (Some(mac), _) => NextHop::Mac(mac),
+                (None, Some(gw)) => NextHop::Resolve(gw),
+                (None, None) => NextHop::Resolve(FlowAddr::V4_UNSPECIFIED),
+            }
+        } else {
+            let gw = spec.gateway6.unwrap_or_default();
+            match self.neighbors.lookup(now, spec.iface, gw) {
+                Some(mac) => NextHop::Mac(mac),
+                None => NextHop::Resolve(gw),
+            }
+        }
+    }
+
+    /// Rewrites and sends a routed packet: NAT (if any) → TTL/hop limit → MACs and VLAN tag of `egress`.
+    /// Sends an ICMP time-exceeded (rate limited) when the TTL runs out; holds the frame while its next hop
+    /// resolves.
+    pub(super) fn forward(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        translate: Option<(&FlowKey, Deltas)>,
+        egress: IfaceId,
+        hop: NextHop,
+    ) -> Verdict {
+        let ttl = match meta.net {
+            NetKind::Ipv4 => ipv4::decrement_ttl(&mut frame.bytes_mut()[meta.l3..]),
+            NetKind::Ipv6 => ipv6::decrement_hop_limit(&mut frame.bytes_mut()[meta.l3..]),
+            NetKind::Arp => Err(DropReason::UnknownEthertype),
+        };
+        if let Err(r) = ttl {
+            if r == DropReason::TtlExpired {
+                self.send_icmp_error(now, frame, meta, ICMP_TIME_EXCEEDED);
+            }
+            return Verdict::Drop(r);
+        }
+        if let Some((to, deltas)) = translate {
+            self.nat.rewrite(frame.bytes_mut(), meta, to, deltas);
+        }
+        let iface = &self.ifaces[egress as usize];
+        let (port, our_mac, vlan) = (iface.port, iface.mac, iface.vlan);
+        match (meta.vlan.is_some(), vlan) {
+            (false, None) => {}
+            (true, Some(tag)) => {
+                ethernet::set_vlan(frame.bytes_mut(), tag);
+            }
+            (false, Some(tag)) => match ethernet::push_vlan(frame.buf, frame.head, frame.len, tag) {
+                Some((h, l)) => (frame.head, frame.len) = (h, l),
+                None => return Verdict::Drop(DropReason::NoHeadroom),
+            },
+            (true, None) => match ethernet::pop_vlan(frame.buf, frame.head, frame.len) {
+                Some((h, l, _)) => (frame.head, frame.len) = (h, l),
+                None => return Verdict::Drop(DropReason::VlanTruncated),
+            },
+        }
+        match hop {
+            NextHop::Mac(mac) => {
+                ethernet::set_macs(frame.bytes_mut(), mac, our_mac);
+                Verdict::Forward(port)
+            }
+            NextHop::Resolve(addr) => {
+                ethernet::set_macs(frame.bytes_mut(), [0; 6], our_mac);
+                self.solicit(now, egress, addr);
+                if self.neighbors.hold(egress, addr, frame.bytes()) {
+                    self.stats.held += 1;
+                    Verdict::Consumed
+                } else {
+                    Verdict::Drop(DropReason::NeighborUnresolved)
+                }
+            }
+        }
+    }
+}
+
+/// ICMPv4 time exceeded in transit / ICMPv6 hop limit exceeded, by family at send time.
+pub(super) const ICMP_TIME_EXCEEDED: (u8, u8) = (11, 0);
+
+/// The sequence number that follows this TCP segment (seq + data + SYN + FIN), or `None` if the header
+/// cannot be read.
+#[inline]
+fn tcp_seq_next(frame: &[u8], meta: &PacketMeta) -> Option<u32> {
+    let h = frame.get(meta.l4..meta.l4 + 14)?;
+    let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+    let doff = (h[12] >> 4) as usize * 4;
+    let data = meta.end.saturating_sub(meta.l4 + doff) as u32;
+    let f = meta.tcp_flags;
+    let extra = (f & flags::SYN != 0) as u32 + (f & flags::FIN != 0) as u32;
+    Some(seq.wrapping_add(data).wrapping_add(extra))
+}

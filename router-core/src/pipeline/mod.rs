@@ -1,0 +1,478 @@
+//! The pipeline: one verdict per received frame, frames rewritten in place.
+//!
+//! Stages, each in its own module: parse ([`crate::wire`]) → interface ([`Pipeline::iface_of`]) → local
+//! traffic ([`local`]: ARP, ND, echo to us, probe replies) → flow lookup → [`fast`] path for tracked flows, or
+//! the [`slow`] path for new ones (policy, FIB, uplink choice, NAT binding, insert), run as a second pass over
+//! the batch → rewrite (NAT, TTL, MACs, VLAN tag of the egress interface) → verdict. ICMP errors take their
+//! own path ([`icmp_error`]); uplink failures are handled by [`rescue`].
+
+mod fast;
+mod generated;
+mod icmp_error;
+mod local;
+mod rescue;
+mod slow;
+
+use core::time::Duration;
+
+use crate::conntrack::{Conntrack, ConntrackConfig};
+use crate::drop::{DropCounters, DropReason};
+use crate::fib::{Fib, Route};
+use crate::flow::FlowAddr;
+use crate::lpm::LpmError;
+use crate::nat::Nat;
+use crate::neighbor::{NeighborConfig, Neighbors};
+use crate::policy::{Policy, PolicyRule};
+use crate::time::Instant;
+use crate::uplink::{BalanceConfig, Candidate, Selector, UplinkId, UplinkSet};
+use crate::wire::{PacketMeta, VlanTag};
+
+pub use generated::Generated;
+pub use rescue::Rescue;
+
+/// Index of a physical port as the I/O layer numbers them.
+pub type PortId = u16;
+
+/// Index of an interface: a LAN or uplink attachment (a physical port, or one VLAN on it).
+pub type IfaceId = u16;
+
+/// Bytes the I/O layer leaves free in front of every received frame, so that a VLAN tag can be pushed in place.
+pub const HEADROOM: usize = 64;
+
+/// ICMP echo identifiers of health probes: `PROBE_ID_BASE + uplink`. Below 1024, so outside every NAT pool.
+pub const PROBE_ID_BASE: u16 = 0x0300;
+
+/// A received frame in its buffer: the frame is `buf[head..head + len]`, `buf[..head]` is headroom.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// The whole buffer (a UMEM chunk, or a Vec in tests).
+    pub buf: &'a mut [u8],
+    /// Offset of the first byte of the frame.
+    pub head: usize,
+    /// Frame length in bytes.
+    pub len: usize,
+    /// Port it arrived on.
+    pub ingress: PortId,
+}
+
+impl<'a> Frame<'a> {
+    /// The frame's bytes.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.head..self.head + self.len]
+    }
+
+    /// The frame's bytes, writable.
+    #[inline]
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.head..self.head + self.len]
+    }
+}
+
+/// What to do with a frame after [`Pipeline::process`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Transmit the (already rewritten) frame on this port.
+    Forward(PortId),
+    /// Taken by the router itself (answered by a generated frame, held for a neighbor, probe reply); release
+    /// the buffer.
+    Consumed,
+    /// Dropped, and counted under this reason.
+    Drop(DropReason),
+}
+
+/// What an interface is attached to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfaceRole {
+    /// A LAN: its hosts start flows.
+    Lan,
+    /// An uplink: only answers to our flows come in.
+    Uplink(UplinkId),
+}
+
+/// One interface: where it is, how it is tagged, what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// Name for logs.
+    pub name: String,
+    /// Physical port.
+    pub port: PortId,
+    /// 802.1Q tag of this interface on its port (matched on receive, pushed on transmit).
+    pub vlan: Option<VlanTag>,
+    /// Our MAC on it.
+    pub mac: [u8; 6],
+    /// Our addresses on it, with their prefix lengths.
+    pub addrs: Vec<(FlowAddr, u8)>,
+    /// LAN or uplink.
+    pub role: IfaceRole,
+    /// Conntrack zone of traffic arriving here.
+    pub zone: u8,
+}
+
+/// One uplink as the pipeline sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UplinkSpec {
+    /// Name for logs.
+    pub name: String,
+    /// Its interface.
+    pub iface: IfaceId,
+    /// Next hop for IPv4.
+    pub gateway: Option<FlowAddr>,
+    /// Next hop for IPv6.
+    pub gateway6: Option<FlowAddr>,
+    /// What happens to its flows when it goes down.
+    pub rescue: Rescue,
+}
+
+/// Everything the pipeline is built from (the control plane builds it from the site config).
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// Interfaces, indexed by [`IfaceId`].
+    pub interfaces: Vec<Interface>,
+    /// Uplinks, indexed by [`UplinkId`].
+    pub uplinks: Vec<UplinkSpec>,
+    /// Candidate groups, indexed by [`crate::uplink::GroupId`].
+    pub groups: Vec<Vec<Candidate>>,
+    /// Routes.
+    pub routes: Vec<Route>,
+    /// Policy rules, in order.
+    pub policy: Vec<PolicyRule>,
+    /// Balancing.
+    pub balance: BalanceConfig,
+    /// Conntrack sizing and timeouts.
+    pub conntrack: ConntrackConfig,
+    /// Neighbor table.
+    pub neighbor: NeighborConfig,
+    /// Flow slots visited for expiry per batch.
+    pub expire_budget: u32,
+    /// Most ICMP errors we originate per second.
+    pub icmp_errors_per_sec: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            interfaces: Vec::new(),
+            uplinks: Vec::new(),
+            groups: Vec::new(),
+            routes: Vec::new(),
+            policy: Vec::new(),
+            balance: BalanceConfig::default(),
+            conntrack: ConntrackConfig::default(),
+            neighbor: NeighborConfig::default(),
+            expire_budget: 64,
+            icmp_errors_per_sec: 100,
+        }
+    }
+}
+
+/// Counters of what the pipeline did.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineStats {
+    /// Frames received.
+    pub rx: u64,
+    /// Frames forwarded.
+    pub forwarded: u64,
+    /// Frames taken by the router.
+    pub consumed: u64,
+    /// Frames of tracked flows (fast path).
+    pub fast_path: u64,
+    /// Flows created.
+    pub new_flows: u64,
+    /// Flows created between two hosts behind the router through its external address.
+    pub hairpin: u64,
+    /// Frames held while their next hop resolved.
+    pub held: u64,
+    /// Frames the router generated (ARP, ND, ICMP errors, echo replies, RSTs).
+    pub generated: u64,
+    /// Generated frames lost because the queue was full.
+    pub generated_dropped: u64,
+    /// ICMP errors not sent because of the rate limit.
+    pub icmp_rate_limited: u64,
+    /// Health probe replies matched.
+    pub probe_replies: u64,
+    /// TCP flows reset because their uplink went down.
+    pub rescued_reset: u64,
+    /// Non-TCP flows unbound from a dead uplink (their next packet binds on a live one).
+    pub rescued_rebound: u64,
+    /// Drops by reason.
+    pub drops: DropCounters,
+}
+
+/// A health probe reply the pipeline matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeReply {
+    /// Uplink the probe left by.
+    pub uplink: UplinkId,
+    /// Who answered.
+    pub from: FlowAddr,
+    /// Echo sequence number.
+    pub seq: u16,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// Why a pipeline could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// The route table could not be built.
+    Fib(LpmError),
+    /// More uplinks than [`crate::uplink::MAX_UPLINKS`].
+    TooManyUplinks,
+    /// A reference to an interface, uplink or group that does not exist.
+    BadReference(&'static str),
+}
+
+impl core::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BuildError::Fib(e) => write!(f, "route table: {e}"),
+            BuildError::TooManyUplinks => write!(f, "more than {} uplinks", crate::uplink::MAX_UPLINKS),
+            BuildError::BadReference(what) => write!(f, "dangling reference: {what}"),
+        }
+    }
+}
+
+/// Token bucket for the ICMP errors we originate.
+#[derive(Clone, Copy, Debug)]
+struct RateLimit {
+    per_sec: u32,
+    tokens: u32,
+    refilled: Instant,
+}
+
+impl RateLimit {
+    fn take(&mut self, now: Instant) -> bool {
+        if now.saturating_since(self.refilled) >= Duration::from_secs(1) {
+            self.tokens = self.per_sec;
+            self.refilled = now;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+/// A frame of the batch that missed conntrack, kept for the slow pass.
+#[derive(Clone, Copy, Debug)]
+struct Miss {
+    index: usize,
+    meta: PacketMeta,
+    iface: IfaceId,
+}
+
+/// The per-worker pipeline, generic over the NAT it drives.
+pub struct Pipeline<N: Nat> {
+    ifaces: Vec<Interface>,
+    uplinks: Vec<UplinkSpec>,
+    gateway_macs: Vec<Option<[u8; 6]>>,
+    groups: Vec<Vec<Candidate>>,
+    fib: Fib,
+    policy: Policy,
+    selector: Selector,
+    live: UplinkSet,
+    ct: Conntrack,
+    nat: N,
+    neighbors: Neighbors,
+    generated: Generated,
+    probe_replies: Vec<ProbeReply>,
+    icmp_limit: RateLimit,
+    misses: Vec<Miss>,
+    expire_budget: u32,
+    stats: PipelineStats,
+}
+
+impl<N: Nat> Pipeline<N> {
+    /// Builds a pipeline; every uplink starts down until [`Pipeline::set_live`] says otherwise.
+    pub fn new(cfg: PipelineConfig, nat: N) -> Result<Self, BuildError> {
+        if cfg.uplinks.len() > crate::uplink::MAX_UPLINKS {
+            return Err(BuildError::TooManyUplinks);
+        }
+        let n_if = cfg.interfaces.len();
+        if cfg.uplinks.iter().any(|u| u.iface as usize >= n_if) {
+            return Err(BuildError::BadReference("uplink interface"));
+        }
+        if cfg.groups.iter().flatten().any(|c| c.uplink.0 as usize >= cfg.uplinks.len()) {
+            return Err(BuildError::BadReference("group uplink"));
+        }
+        for r in &cfg.routes {
+            match r.action {
+                crate::fib::RouteAction::Connected(i) if i as usize >= n_if => {
+                    return Err(BuildError::BadReference("route interface"))
+                }
+                crate::fib::RouteAction::Uplinks(g) if g.0 as usize >= cfg.groups.len() => {
+                    return Err(BuildError::BadReference("route group"))
+                }
+                _ => {}
+            }
+        }
+        let fib = Fib::build(&cfg.routes).map_err(BuildError::Fib)?;
+        Ok(Pipeline {
+            gateway_macs: vec![None; cfg.uplinks.len()],
+            selector: Selector::new(cfg.balance, cfg.groups.len()),
+            groups: cfg.groups,
+            fib,
+            policy: Policy::new(cfg.policy),
+            live: UplinkSet::default(),
+            ct: Conntrack::new(cfg.conntrack),
+            nat,
+            neighbors: Neighbors::new(cfg.neighbor),
+            generated: Generated::new(1024),
+            probe_replies: Vec::with_capacity(256),
+            icmp_limit: RateLimit { per_sec: cfg.icmp_errors_per_sec, tokens: cfg.icmp_errors_per_sec, refilled: Instant::ZERO },
+            misses: Vec::with_capacity(256),
+            expire_budget: cfg.expire_budget,
+            ifaces: cfg.interfaces,
+            uplinks: cfg.uplinks,
+            stats: PipelineStats::default(),
+        })
+    }
+
+    /// Processes a batch: one verdict per frame, in order. Frames may be rewritten in place (and their `head`
+    /// and `len` moved within the buffer). Tracked flows are handled in a first pass, new flows in a second.
+    pub fn process(&mut self, now: Instant, frames: &mut [Frame<'_>], verdicts: &mut [Verdict]) {
+        debug_assert_eq!(frames.len(), verdicts.len());
+        self.misses.clear();
+        for (i, frame) in frames.iter_mut().enumerate() {
+            self.stats.rx += 1;
+            verdicts[i] = match self.classify(now, frame) {
+                Ok(v) => v,
+                Err(miss) => {
+                    self.misses.push(Miss { index: i, ..miss });
+                    continue;
+                }
+            };
+        }
+        for k in 0..self.misses.len() {
+            let Miss { index, meta, iface } = self.misses[k];
+            verdicts[index] = self.slow_path(now, &mut frames[index], &meta, iface);
+        }
+        for v in verdicts.iter() {
+            self.account(*v);
+        }
+        self.housekeeping(now);
+    }
+
+    fn account(&mut self, v: Verdict) {
+        match v {
+            Verdict::Forward(_) => self.stats.forwarded += 1,
+            Verdict::Consumed => self.stats.consumed += 1,
+            Verdict::Drop(r) => self.stats.drops.count(r),
+        }
+    }
+
+    /// First pass: parse, find the interface, answer local traffic, and run the fast path on a conntrack hit.
+    /// A miss comes back as `Err` for the slow pass.
+    #[inline]
+    fn classify(&mut self, now: Instant, frame: &mut Frame<'_>) -> Result<Verdict, Miss> {
+        let mut meta = match crate::wire::parse(frame.bytes()) {
+            Ok(m) => m,
+            Err(r) => return Ok(Verdict::Drop(r)),
+        };
+        let Some(iface) = self.iface_of(frame.ingress, meta.vlan) else {
+            let r = if meta.vlan.is_some() { DropReason::VlanMismatch } else { DropReason::UnknownPort };
+            return Ok(Verdict::Drop(r));
+        };
+        if meta.net == crate::wire::NetKind::Arp {
+            return Ok(self.arp(now, frame, &meta, iface));
+        }
+        meta.key.zone = self.ifaces[iface as usize].zone;
+        if meta.quoted.is_some() {
+            return Ok(self.icmp_error(now, frame, &meta, iface));
+        }
+        if meta.fragment == crate::wire::Fragment::Later {
+            return Ok(Verdict::Drop(DropReason::Fragment));
+        }
+        match self.ct.lookup(now, &meta.key) {
+            Some((id, dir)) => Ok(self.fast_path(now, frame, &meta, id, dir)),
+            None => Err(Miss { index: 0, meta, iface }),
+        }
+    }
+
+    /// The interface a frame belongs to, from its port and VLAN tag.
+    #[inline]
+    pub fn iface_of(&self, port: PortId, vlan: Option<VlanTag>) -> Option<IfaceId> {
+        let vid = vlan.map(|t| t.vid);
+        self.ifaces.iter().position(|i| i.port == port && i.vlan.map(|t| t.vid) == vid).map(|i| i as IfaceId)
+    }
+
+    /// The interface owning local address `a`, if `a` is one of ours.
+    #[inline]
+    fn local_iface(&self, a: FlowAddr) -> Option<IfaceId> {
+        self.ifaces.iter().position(|i| i.addrs.iter().any(|&(x, _)| x == a)).map(|i| i as IfaceId)
+    }
+
+    /// Periodic work spread over batches: expire a few flows (releasing their NAT bindings), keep gateways
+    /// resolved. Also call it on a timer when no traffic comes.
+    pub fn housekeeping(&mut self, now: Instant) {
+        let nat = &mut self.nat;
+        self.ct.expire(now, self.expire_budget, |f| {
+            if let Some(u) = f.uplink {
+                nat.release(now, &f.orig, &f.reply, u);
+            }
+        });
+        self.resolve_gateways(now);
+    }
+
+    /// Publishes which uplinks are usable for new flows.
+    pub fn set_live(&mut self, live: UplinkSet) {
+        self.live = live;
+    }
+
+    /// Which uplinks are usable for new flows.
+    pub fn live(&self) -> UplinkSet {
+        self.live
+    }
+
+    /// Hands every frame the router generated since the last call to `out` (port, bytes).
+    pub fn drain_generated(&mut self, out: impl FnMut(PortId, &[u8])) {
+        self.generated.drain(out);
+    }
+
+    /// Hands every health probe reply matched since the last call to `out`.
+    pub fn drain_probe_replies(&mut self, mut out: impl FnMut(ProbeReply)) {
+        for r in self.probe_replies.drain(..) {
+            out(r);
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    /// The flow table (read only).
+    pub fn conntrack(&self) -> &Conntrack {
+        &self.ct
+    }
+
+    /// The NAT (read only).
+    pub fn nat(&self) -> &N {
+        &self.nat
+    }
+
+    /// Interfaces.
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.ifaces
+    }
+
+    /// Uplinks.
+    pub fn uplinks(&self) -> &[UplinkSpec] {
+        &self.uplinks
+    }
+
+    /// The MAC of `addr` on `iface`, as the neighbor table knows it.
+    pub fn neighbor(&self, now: Instant, iface: IfaceId, addr: FlowAddr) -> Option<[u8; 6]> {
+        self.neighbors.lookup(now, iface, addr)
+    }
+
+    /// The resolved MAC of an uplink's IPv4 gateway.
+    pub fn gateway_mac(&self, u: UplinkId) -> Option<[u8; 6]> {
+        self.gateway_macs.get(u.0 as usize).copied().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests;
