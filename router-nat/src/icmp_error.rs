@@ -69,7 +69,7 @@ pub fn rewrite_icmp_error(
     if end > frame.len() || l4 + 8 > end || l3 + if v4 { 20 } else { 40 } > l4 {
         return Err(DropReason::IcmpTruncated);
     }
-    if q.l3 < l4 + 8 || q.l3 > q.l4 || q.l4 > q.end || q.end > end {
+    if q.l3 < l4 + 8 || q.l3 >= q.l4 || q.l4 > q.end || q.end > end {
         return Err(DropReason::IcmpErrorBadQuote);
     }
 
@@ -164,7 +164,9 @@ pub fn rewrite_icmp_error(
 mod tests {
     use super::*;
     use crate::testutil::{self, Proto};
+    use proptest::prelude::*;
     use router_core::flow::FlowAddr;
+    use router_core::wire::Quoted;
 
     const INT: [u8; 4] = [198, 18, 1, 2];
     const EXT: [u8; 4] = [203, 0, 113, 7];
@@ -287,5 +289,52 @@ mod tests {
         assert_eq!(q.key, orig);
         let ph = checksum::pseudo_header_v6(int.0, remote.0, proto::UDP, (q.end - q.l4) as u32);
         assert!(checksum::verifies(ph, &frame[q.l4..q.end]));
+    }
+
+    proptest! {
+        #[test]
+        fn offsets_that_do_not_fit_never_panic(
+            mut frame in proptest::collection::vec(any::<u8>(), 40..160),
+            offs in any::<[u8; 6]>(), v6 in any::<bool>(), qproto in prop_oneof![Just(6u8), Just(17), Just(1), Just(58), any::<u8>()],
+            present in any::<bool>(),
+        ) {
+            let o = offs.map(|b| b as usize % 170);
+            let quoted = Quoted { l3: o[3], l4: o[4], end: o[5], l4_checksum_present: present, ..Default::default() };
+            let meta = PacketMeta {
+                l3: o[0], l4: o[1], end: o[2], quoted: Some(quoted),
+                net: if v6 { NetKind::Ipv6 } else { NetKind::Ipv4 }, ..Default::default()
+            };
+            // Make the ICMP checksum verify whenever the offsets allow, so the translation itself is reached.
+            let (l3, l4, end) = (o[0], o[1], o[2]);
+            if l4 + 4 <= end && end <= frame.len() && l3 + 40 <= frame.len() {
+                frame[l4 + 2..l4 + 4].copy_from_slice(&[0, 0]);
+                let acc = if v6 {
+                    let src = frame[l3 + 8..l3 + 24].try_into().unwrap();
+                    let dst = frame[l3 + 24..l3 + 40].try_into().unwrap();
+                    checksum::pseudo_header_v6(src, dst, proto::ICMPV6, (end - l4) as u32)
+                } else {
+                    0
+                };
+                let c = checksum::finish(checksum::add(acc, &frame[l4..end]));
+                frame[l4 + 2..l4 + 4].copy_from_slice(&c.to_be_bytes());
+            }
+            let a = if v6 { FlowAddr::v6([0x20; 16]) } else { FlowAddr::v4([1, 2, 3, 4]) };
+            let outer = FlowKey { src: a, dst: a, proto: if v6 { 58 } else { 1 }, ..Default::default() };
+            let q = FlowKey { src: a, dst: a, sport: 1, dport: 2, proto: qproto, zone: 0 };
+            let _ = rewrite_icmp_error(&mut frame, &meta, &outer, &q);
+        }
+
+        #[test]
+        fn corrupted_real_errors_never_panic(flip in any::<usize>(), bit in 0u8..8, cut in 0usize..80) {
+            let sent = k(Proto::Tcp, EXT, REMOTE, 40001, 443);
+            let mut frame = error_about(&sent, ROUTER, 1500);
+            let meta = testutil::meta_of(&frame);
+            let at = flip % frame.len();
+            frame[at] ^= 1 << bit;
+            frame.truncate(frame.len().saturating_sub(cut));
+            let outer = FlowKey { src: FlowAddr::v4(ROUTER), dst: FlowAddr::v4(INT), ..meta.key };
+            let orig = k(Proto::Tcp, INT, REMOTE, 50000, 443);
+            let _ = rewrite_icmp_error(&mut frame, &meta, &outer, &orig);
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! a random free port of the same parity (RFC 4787 REQ-4), else any random free port. A port whose last flow
 //! ended rests in quarantine before it can be handed out again.
 //!
-//! Everything is sized from the slice at construction; binding and releasing never allocate except when the
-//! internal-socket index outgrows its initial reservation.
+//! Everything is sized from the slice at construction (one slot per port, an index with room for one mapping per
+//! port, a quarantine queue as long as the slice): binding and releasing never allocate.
 
 use std::collections::VecDeque;
 
@@ -98,7 +98,8 @@ impl PortPool {
             free: [even, len - even],
             quarantine: VecDeque::with_capacity(len),
             quarantine_for: quarantine,
-            by_internal: HashMap::with_capacity_and_hasher(len.min(1 << 14), hasher),
+            // One mapping per port at most: reserved once, never grown.
+            by_internal: HashMap::with_capacity_and_hasher(len, hasher),
             rng: Rng::new(seed ^ 0xa076_1d64_78bd_642f),
         }
     }
@@ -162,12 +163,13 @@ impl PortPool {
         if self.free() == 0 {
             return Err(DropReason::NatPoolExhausted);
         }
-        let parity = (internal_port % 2) as usize;
+        let parity = internal_port % 2;
         let (i, choice) = match self.slot_index(internal_port) {
-            Some(i) if self.slots[i].state == State::Free => (i, Choice::Preserved),
-            _ if self.free[parity] > 0 => (self.random_free(Some(parity as u16)), Choice::SameParity),
+            Some(i) if self.slots[i].state == State::Free => (Some(i), Choice::Preserved),
+            _ if self.free[parity as usize] > 0 => (self.random_free(Some(parity)), Choice::SameParity),
             _ => (self.random_free(None), Choice::Any),
         };
+        let i = i.ok_or(DropReason::NatPoolExhausted)?;
         let port = self.port_at(i);
         self.slots[i] = Slot { state: State::Mapped, internal, internal_port, flows: 1 };
         self.free[(port % 2) as usize] -= 1;
@@ -175,15 +177,14 @@ impl PortPool {
         Ok((port, choice))
     }
 
-    /// A free slot, of the given port parity if any; the caller has checked that one exists.
-    fn random_free(&mut self, parity: Option<u16>) -> usize {
+    /// A free slot, of the given port parity if any, probing from a random start.
+    fn random_free(&mut self, parity: Option<u16>) -> Option<usize> {
         let len = self.slots.len();
         let start = self.rng.below(len);
         // A linear probe from a random start: short while the pool is far from full, bounded by the slice.
         (0..len)
             .map(|k| (start + k) % len)
             .find(|&i| self.slots[i].state == State::Free && parity.is_none_or(|p| self.port_at(i) % 2 == p))
-            .unwrap_or(start)
     }
 
     /// Drops one flow from the mapping of this internal socket on `ext_port`. Returns true when that was its last

@@ -171,16 +171,31 @@ mod tests {
         FlowKey { src: FlowAddr::v4(src), dst: FlowAddr::v4(dst), sport, dport, proto: p.number(false), zone: 0 }
     }
 
+    fn addr(v6: bool, a: [u8; 16]) -> FlowAddr {
+        if v6 {
+            // Keep clear of the IPv4-mapped block, which would read as IPv4.
+            FlowAddr::v6([
+                0x20, 0x01, a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15],
+            ])
+        } else {
+            FlowAddr::v4([a[0], a[1], a[2], a[3]])
+        }
+    }
+
     proptest! {
         #[test]
-        fn v4_rewrite_there_and_back_keeps_every_checksum_valid(
-            p in arb_proto(),
-            int in any::<[u8; 4]>(), remote in any::<[u8; 4]>(), ext in any::<[u8; 4]>(),
+        fn rewrite_there_and_back_keeps_every_checksum_valid(
+            p in arb_proto(), v6 in any::<bool>(),
+            int in any::<[u8; 16]>(), remote in any::<[u8; 16]>(), ext in any::<[u8; 16]>(),
             iport in any::<u16>(), rport in any::<u16>(), eport in 1u16..,
             payload in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
-            let orig = key(p, int, remote, iport, rport);
-            let translated = key(p, ext, remote, eport, rport);
+            let k = |src, dst, sport, dport| {
+                let (sport, dport) = if p == Proto::IcmpEcho { (sport, 0) } else { (sport, dport) };
+                FlowKey { src, dst, sport, dport, proto: p.number(v6), zone: 0 }
+            };
+            let orig = k(addr(v6, int), addr(v6, remote), iport, rport);
+            let translated = k(addr(v6, ext), addr(v6, remote), eport, rport);
             let deltas = deltas_between(&orig, &translated);
 
             let original = testutil::frame_for(&orig, &payload);

@@ -3,6 +3,8 @@
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
+use proptest::prelude::*;
+
 use router_core::drop::DropReason;
 use router_core::flow::{proto, FlowAddr, FlowKey};
 use router_core::nat::Nat;
@@ -298,4 +300,35 @@ fn test_frames_round_trip_through_meta() {
     let f = testutil::frame_for(&k, b"");
     assert_eq!(testutil::meta_of(&f).key, k);
     let _ = Proto::Tcp;
+}
+
+proptest! {
+    #[test]
+    fn bound_flows_rewrite_with_valid_checksums_both_ways(
+        flows in proptest::collection::vec((0u8..3, 1u8..20, any::<u16>(), any::<[u8; 4]>(), any::<u16>()), 1..40),
+        payload in proptest::collection::vec(any::<u8>(), 0..32),
+    ) {
+        let mut n = Snat::new(&[masq(1024..=65535)], Slice { worker: 1, workers: 2 }, 9).unwrap();
+        for (p, host, sport, dst, dport) in flows {
+            let (p, dport) = match p { 0 => (proto::TCP, dport), 1 => (proto::UDP, dport), _ => (proto::ICMP, 0) };
+            let orig = flow(p, host, sport, dst, dport);
+            let b = n.bind(T0, &orig, UP).unwrap();
+            prop_assert_eq!(owner_of(&(1024..=65535), 2, b.reply.dport), 1);
+            prop_assert_eq!(n.lookup_external(p, EXT.into(), b.reply.dport), Some((orig.src, orig.sport)));
+
+            let mut frame = testutil::frame_for(&orig, &payload);
+            let meta = testutil::meta_of(&frame);
+            n.rewrite(&mut frame, &meta, &b.reply.reversed(), b.deltas);
+            let meta = testutil::meta_of(&frame);
+            prop_assert_eq!(meta.key, b.reply.reversed());
+            prop_assert!(testutil::ipv4_header_verifies(&frame, &meta) && testutil::l4_verifies(&frame, &meta));
+
+            let mut frame = testutil::frame_for(&b.reply, &payload);
+            let meta = testutil::meta_of(&frame);
+            n.rewrite(&mut frame, &meta, &orig.reversed(), b.deltas.negated());
+            let meta = testutil::meta_of(&frame);
+            prop_assert_eq!(meta.key, orig.reversed());
+            prop_assert!(testutil::ipv4_header_verifies(&frame, &meta) && testutil::l4_verifies(&frame, &meta));
+        }
+    }
 }
