@@ -58,11 +58,23 @@ struct UplinkState {
     v6: Option<Nptv6>,
 }
 
+/// How new mappings got their external port, summed over uplinks and protocols.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocationCounters {
+    /// The internal port itself.
+    pub preserved: u64,
+    /// Another port of the same parity.
+    pub same_parity: u64,
+    /// A port of the other parity (nothing of the same parity was free).
+    pub other_parity: u64,
+}
+
 /// One worker's source NAT over all uplinks: masquerade (NAPT44) and NPTv6.
 #[derive(Debug)]
 pub struct Snat {
     uplinks: Vec<UplinkState>,
     slice: Slice,
+    counters: AllocationCounters,
 }
 
 impl Snat {
@@ -98,7 +110,7 @@ impl Snat {
                 }
             }
         }
-        Ok(Snat { uplinks, slice })
+        Ok(Snat { uplinks, slice, counters: AllocationCounters::default() })
     }
 
     fn masquerade(c: &UplinkNat, addr: Ipv4Addr, slice: Slice, seed: u64) -> Result<Masquerade, ConfigError> {
@@ -124,13 +136,31 @@ impl Snat {
         self.slice
     }
 
+    /// How new mappings chose their ports so far.
+    pub fn counters(&self) -> AllocationCounters {
+        self.counters
+    }
+
+    /// Ends the quarantines that are over by `now` in every pool. Binding does this for the pool it draws from;
+    /// calling it between batches keeps [`PortPool::free`] current for metrics.
+    pub fn expire(&mut self, now: Instant) {
+        for m in self.uplinks.iter_mut().filter_map(|u| u.v4.as_mut()) {
+            m.pools.iter_mut().for_each(|p| p.expire(now));
+        }
+    }
+
     /// The port pool of `uplink` for IP protocol `proto` (TCP, UDP or ICMP), when it masquerades.
     pub fn pool(&self, uplink: UplinkId, proto: u8) -> Option<&PortPool> {
         let m = self.uplinks.get(uplink.0 as usize)?.v4.as_ref()?;
         Some(&m.pools[pool_index(proto)?])
     }
 
-    fn bind_masquerade(m: &mut Masquerade, now: Instant, orig: &FlowKey) -> Result<Binding, DropReason> {
+    fn bind_masquerade(
+        m: &mut Masquerade,
+        counters: &mut AllocationCounters,
+        now: Instant,
+        orig: &FlowKey,
+    ) -> Result<Binding, DropReason> {
         let i = pool_index(orig.proto).ok_or(DropReason::UnsupportedProtocol)?;
         // ICMP: only echo requests start flows; their id travels in sport.
         if orig.proto == proto::ICMP && orig.dport != 0 {
@@ -147,7 +177,12 @@ impl Snat {
                 if held >= m.per_host_limit {
                     return Err(DropReason::HostFlowLimit);
                 }
-                let (ext, _) = pool.allocate(orig.src, orig.sport)?;
+                let (ext, how) = pool.allocate(orig.src, orig.sport)?;
+                match how {
+                    Choice::Preserved => counters.preserved += 1,
+                    Choice::SameParity => counters.same_parity += 1,
+                    Choice::Any => counters.other_parity += 1,
+                }
                 *m.hosts.entry(orig.src).or_insert(0) += 1;
                 ext
             }
@@ -160,10 +195,11 @@ impl Snat {
 impl Nat for Snat {
     fn bind(&mut self, now: Instant, orig: &FlowKey, uplink: UplinkId) -> Result<Binding, DropReason> {
         let untranslated = Binding { reply: orig.reversed(), deltas: Deltas::default() };
+        let counters = &mut self.counters;
         let Some(u) = self.uplinks.get_mut(uplink.0 as usize) else { return Ok(untranslated) };
         if orig.is_v4() {
             match &mut u.v4 {
-                Some(m) => Self::bind_masquerade(m, now, orig),
+                Some(m) => Self::bind_masquerade(m, counters, now, orig),
                 None => Ok(untranslated),
             }
         } else {

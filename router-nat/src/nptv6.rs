@@ -172,6 +172,8 @@ mod tests {
             let dport = if p == Proto::IcmpEcho { 0 } else { dport };
             let orig = FlowKey { src: FlowAddr::v6(a), dst: FlowAddr::v6(remote), sport, dport, proto: p.number(true), zone: 0 };
             let to = FlowKey { src: FlowAddr::v6(out), ..orig };
+            // Checksum neutrality seen from the delta side: the change folds to ones' complement zero.
+            prop_assert_eq!(rewrite::deltas_between(&orig, &to), Deltas::default());
             let mut frame = testutil::frame_for(&orig, &payload);
             let meta = testutil::meta_of(&frame);
             let l4_before = frame[meta.l4..meta.end].to_vec();

@@ -70,6 +70,7 @@ fn rfc4787_req4_port_parity_preserved() {
     // A well-known internal port is outside the range: same parity, from the range.
     let c = n.bind(T0, &flow(proto::UDP, 2, 123, [192, 0, 2, 1], 123), UP).unwrap();
     assert!(c.reply.dport >= 1024 && c.reply.dport % 2 == 1);
+    assert_eq!(n.counters(), crate::AllocationCounters { preserved: 2, same_parity: 3, other_parity: 0 });
 }
 
 #[test]
@@ -86,6 +87,8 @@ fn quarantine_keeps_a_freed_port_for_120_seconds() {
     // ... and nobody else gets anything until the quarantine is over.
     let h = flow(proto::TCP, 4, 2000, [192, 0, 2, 1], 80);
     assert_eq!(n.bind(T0 + Duration::from_secs(119), &h, UP), Err(DropReason::NatPoolExhausted));
+    n.expire(T0 + Duration::from_secs(120));
+    assert_eq!(n.pool(UP, proto::TCP).unwrap().free(), 1);
     let b3 = n.bind(T0 + Duration::from_secs(120), &h, UP).unwrap();
     assert_eq!(b3.reply.dport, 2000);
 }
