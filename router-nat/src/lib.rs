@@ -27,7 +27,7 @@ use router_core::wire::PacketMeta;
 
 pub use config::{ConfigError, NatMode, Slice, UplinkNat};
 pub use nptv6::Nptv6;
-pub use pool::{Choice, PortPool};
+pub use pool::{Choice, Internal, PortPool};
 pub use router_core::nat::Deltas;
 pub use slice::{owner_of, slice_of};
 
@@ -47,8 +47,8 @@ struct Masquerade {
     addr: FlowAddr,
     pools: [PortPool; 3],
     per_host_limit: u32,
-    /// Mappings per internal host, all protocols together.
-    hosts: HashMap<FlowAddr, u32, ahash::RandomState>,
+    /// Mappings per internal host (zone, address), all protocols together.
+    hosts: HashMap<(u8, FlowAddr), u32, ahash::RandomState>,
 }
 
 /// The NAT of one uplink.
@@ -120,7 +120,7 @@ impl Snat {
         }
         let mine = slice_of(&c.ports, slice.workers, slice.worker)
             .ok_or(ConfigError::EmptySlice { uplink: id, worker: slice.worker })?;
-        let seed = seed ^ (slice.worker as u64) << 48;
+        let seed = seed ^ ((slice.worker as u64) << 48);
         let pool = |n: u64| PortPool::new(mine.clone(), c.quarantine, seed.wrapping_add(n));
         let hasher = ahash::RandomState::with_seeds(seed, !seed, seed.rotate_left(32), 0x2545_f491_4f6c_dd1d);
         Ok(Masquerade {
@@ -168,22 +168,24 @@ impl Snat {
         }
         let pool = &mut m.pools[i];
         pool.expire(now);
-        let ext = match pool.mapped(orig.src, orig.sport) {
+        let internal = Internal { addr: orig.src, port: orig.sport, zone: orig.zone };
+        let host = (orig.zone, orig.src);
+        let ext = match pool.mapped(&internal) {
             // RFC 4787 REQ-1: the internal socket keeps its external port for every destination.
             Some(ext) if pool.add_flow(ext) => ext,
             Some(_) => return Err(DropReason::NatPoolExhausted),
             None => {
-                let held = m.hosts.get(&orig.src).copied().unwrap_or(0);
+                let held = m.hosts.get(&host).copied().unwrap_or(0);
                 if held >= m.per_host_limit {
                     return Err(DropReason::HostFlowLimit);
                 }
-                let (ext, how) = pool.allocate(orig.src, orig.sport)?;
+                let (ext, how) = pool.allocate(internal)?;
                 match how {
                     Choice::Preserved => counters.preserved += 1,
                     Choice::SameParity => counters.same_parity += 1,
                     Choice::Any => counters.other_parity += 1,
                 }
-                *m.hosts.entry(orig.src).or_insert(0) += 1;
+                *m.hosts.entry(host).or_insert(0) += 1;
                 ext
             }
         };
@@ -223,11 +225,13 @@ impl Nat for Snat {
         let Some(i) = pool_index(orig.proto) else { return };
         let pool = &mut m.pools[i];
         pool.expire(now);
-        if pool.release(now, orig.src, orig.sport, reply.dport) {
-            if let Some(n) = m.hosts.get_mut(&orig.src) {
+        let internal = Internal { addr: orig.src, port: orig.sport, zone: orig.zone };
+        if pool.release(now, &internal, reply.dport) {
+            let host = (orig.zone, orig.src);
+            if let Some(n) = m.hosts.get_mut(&host) {
                 *n -= 1;
                 if *n == 0 {
-                    m.hosts.remove(&orig.src);
+                    m.hosts.remove(&host);
                 }
             }
         }
@@ -236,7 +240,8 @@ impl Nat for Snat {
     fn lookup_external(&self, proto: u8, addr: FlowAddr, port: u16) -> Option<(FlowAddr, u16)> {
         if addr.is_v4() {
             let i = pool_index(proto)?;
-            self.uplinks.iter().filter_map(|u| u.v4.as_ref()).find(|m| m.addr == addr)?.pools[i].internal_of(port)
+            let m = self.uplinks.iter().filter_map(|u| u.v4.as_ref()).find(|m| m.addr == addr)?;
+            m.pools[i].internal_of(port).map(|s| (s.addr, s.port))
         } else {
             let t = self.uplinks.iter().filter_map(|u| u.v6.as_ref()).find(|t| t.is_outside(&addr.0))?;
             Some((FlowAddr::v6(t.to_inside(addr.0)?), port))

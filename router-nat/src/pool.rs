@@ -1,6 +1,6 @@
 //! The external ports of one uplink, one protocol and one worker slice.
 //!
-//! A *mapping* ties an internal socket (address, port) to one external port. It is endpoint-independent
+//! A *mapping* ties an [`Internal`] socket (zone, address, port) to one external port. It is endpoint-independent
 //! (RFC 4787 REQ-1): every flow of that internal socket, whatever its destination, shares it, and it lives as long
 //! as one flow references it. Ports are chosen by preference: the internal port itself (port preservation), else
 //! a random free port of the same parity (RFC 4787 REQ-4), else any random free port. A port whose last flow
@@ -49,15 +49,27 @@ enum State {
     Quarantined,
 }
 
+/// An internal socket as a mapping knows it. The zone is part of it: overlapping LANs in different zones are
+/// different sockets and must never share an external port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Internal {
+    /// Internal host address.
+    pub addr: FlowAddr,
+    /// Internal port (or ICMP echo id).
+    pub port: u16,
+    /// Conntrack zone of the flow.
+    pub zone: u8,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     state: State,
-    internal: FlowAddr,
-    internal_port: u16,
+    internal: Internal,
     flows: u32,
 }
 
-const FREE_SLOT: Slot = Slot { state: State::Free, internal: FlowAddr([0; 16]), internal_port: 0, flows: 0 };
+const FREE_SLOT: Slot =
+    Slot { state: State::Free, internal: Internal { addr: FlowAddr([0; 16]), port: 0, zone: 0 }, flows: 0 };
 
 /// How a new mapping's port was chosen (for tests and counters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +93,7 @@ pub struct PortPool {
     /// one duration for the whole pool, so release order is expiry order and a FIFO suffices.
     quarantine: VecDeque<(u16, Instant)>,
     quarantine_for: Duration,
-    by_internal: HashMap<(FlowAddr, u16), u16, ahash::RandomState>,
+    by_internal: HashMap<Internal, u16, ahash::RandomState>,
     rng: Rng,
 }
 
@@ -140,8 +152,8 @@ impl PortPool {
     }
 
     /// The external port already mapped to this internal socket, if any.
-    pub fn mapped(&self, internal: FlowAddr, internal_port: u16) -> Option<u16> {
-        self.by_internal.get(&(internal, internal_port)).copied()
+    pub fn mapped(&self, internal: &Internal) -> Option<u16> {
+        self.by_internal.get(internal).copied()
     }
 
     /// Adds a flow to the existing mapping on `ext_port`; false if there is none or its count would overflow.
@@ -159,21 +171,21 @@ impl PortPool {
     }
 
     /// Creates a mapping for an internal socket that has none, carrying one flow.
-    pub fn allocate(&mut self, internal: FlowAddr, internal_port: u16) -> Result<(u16, Choice), DropReason> {
+    pub fn allocate(&mut self, internal: Internal) -> Result<(u16, Choice), DropReason> {
         if self.free() == 0 {
             return Err(DropReason::NatPoolExhausted);
         }
-        let parity = internal_port % 2;
-        let (i, choice) = match self.slot_index(internal_port) {
+        let parity = internal.port % 2;
+        let (i, choice) = match self.slot_index(internal.port) {
             Some(i) if self.slots[i].state == State::Free => (Some(i), Choice::Preserved),
             _ if self.free[parity as usize] > 0 => (self.random_free(Some(parity)), Choice::SameParity),
             _ => (self.random_free(None), Choice::Any),
         };
         let i = i.ok_or(DropReason::NatPoolExhausted)?;
         let port = self.port_at(i);
-        self.slots[i] = Slot { state: State::Mapped, internal, internal_port, flows: 1 };
+        self.slots[i] = Slot { state: State::Mapped, internal, flows: 1 };
         self.free[(port % 2) as usize] -= 1;
-        self.by_internal.insert((internal, internal_port), port);
+        self.by_internal.insert(internal, port);
         Ok((port, choice))
     }
 
@@ -189,10 +201,10 @@ impl PortPool {
 
     /// Drops one flow from the mapping of this internal socket on `ext_port`. Returns true when that was its last
     /// flow: the mapping is gone and the port quarantined. Mismatched arguments change nothing.
-    pub fn release(&mut self, now: Instant, internal: FlowAddr, internal_port: u16, ext_port: u16) -> bool {
+    pub fn release(&mut self, now: Instant, internal: &Internal, ext_port: u16) -> bool {
         let Some(i) = self.slot_index(ext_port) else { return false };
         let slot = &mut self.slots[i];
-        if slot.state != State::Mapped || slot.internal != internal || slot.internal_port != internal_port {
+        if slot.state != State::Mapped || slot.internal != *internal {
             return false;
         }
         slot.flows -= 1;
@@ -200,7 +212,7 @@ impl PortPool {
             return false;
         }
         slot.state = State::Quarantined;
-        self.by_internal.remove(&(internal, internal_port));
+        self.by_internal.remove(internal);
         if self.quarantine_for.is_zero() {
             *slot = FREE_SLOT;
             self.free[(ext_port % 2) as usize] += 1;
@@ -211,9 +223,9 @@ impl PortPool {
     }
 
     /// The internal socket mapped to `ext_port`, if any.
-    pub fn internal_of(&self, ext_port: u16) -> Option<(FlowAddr, u16)> {
+    pub fn internal_of(&self, ext_port: u16) -> Option<Internal> {
         let slot = &self.slots[self.slot_index(ext_port)?];
-        (slot.state == State::Mapped).then_some((slot.internal, slot.internal_port))
+        (slot.state == State::Mapped).then_some(slot.internal)
     }
 
     /// Flows referencing the mapping on `ext_port` (0 when unmapped).
@@ -229,21 +241,21 @@ mod tests {
 
     const SECS: Duration = Duration::from_secs(120);
 
-    fn host(n: u8) -> FlowAddr {
-        FlowAddr::v4([198, 18, 1, n])
+    fn sock(n: u8, port: u16) -> Internal {
+        Internal { addr: FlowAddr::v4([198, 18, 1, n]), port, zone: 0 }
     }
 
     #[test]
     fn port_preservation_when_free_and_in_slice() {
         let mut p = PortPool::new(1024..=2047, SECS, 1);
-        assert_eq!(p.allocate(host(2), 1500).unwrap(), (1500, Choice::Preserved));
+        assert_eq!(p.allocate(sock(2, 1500)).unwrap(), (1500, Choice::Preserved));
         // Same internal port from another host: 1500 is taken, so a different port of the same parity.
-        let (port, how) = p.allocate(host(3), 1500).unwrap();
+        let (port, how) = p.allocate(sock(3, 1500)).unwrap();
         assert_eq!(how, Choice::SameParity);
         assert_ne!(port, 1500);
         assert_eq!(port % 2, 0);
         // Outside the slice: cannot be preserved.
-        let (port, how) = p.allocate(host(2), 80).unwrap();
+        let (port, how) = p.allocate(sock(2, 80)).unwrap();
         assert_eq!((how, port % 2), (Choice::SameParity, 0));
         assert!((1024..=2047).contains(&port));
     }
@@ -252,11 +264,11 @@ mod tests {
     fn rfc4787_req4_parity_preserved_until_one_parity_runs_out() {
         let mut p = PortPool::new(2000..=2003, SECS, 7);
         // Odd internal ports outside the slice: the two odd ports go first, then the even ones.
-        let a = p.allocate(host(1), 9).unwrap();
-        let b = p.allocate(host(2), 9).unwrap();
+        let a = p.allocate(sock(1, 9)).unwrap();
+        let b = p.allocate(sock(2, 9)).unwrap();
         assert_eq!((a.1, b.1), (Choice::SameParity, Choice::SameParity));
         assert_eq!((a.0 % 2, b.0 % 2), (1, 1));
-        let c = p.allocate(host(3), 9).unwrap();
+        let c = p.allocate(sock(3, 9)).unwrap();
         assert_eq!((c.1, c.0 % 2), (Choice::Any, 0));
     }
 
@@ -264,29 +276,29 @@ mod tests {
     fn quarantine_holds_a_freed_port_for_its_duration() {
         let mut p = PortPool::new(5000..=5000, SECS, 3);
         let t0 = Instant::from_secs(10);
-        assert_eq!(p.allocate(host(1), 5000).unwrap().0, 5000);
-        assert!(p.release(t0, host(1), 5000, 5000));
+        assert_eq!(p.allocate(sock(1, 5000)).unwrap().0, 5000);
+        assert!(p.release(t0, &sock(1, 5000), 5000));
         p.expire(t0 + Duration::from_secs(119));
-        assert_eq!(p.allocate(host(1), 5000), Err(DropReason::NatPoolExhausted));
+        assert_eq!(p.allocate(sock(1, 5000)), Err(DropReason::NatPoolExhausted));
         p.expire(t0 + SECS);
-        assert_eq!(p.allocate(host(1), 5000).unwrap().0, 5000);
+        assert_eq!(p.allocate(sock(1, 5000)).unwrap().0, 5000);
     }
 
     #[test]
     fn release_with_wrong_owner_changes_nothing() {
         let mut p = PortPool::new(5000..=5001, SECS, 3);
-        let (port, _) = p.allocate(host(1), 5000).unwrap();
-        assert!(!p.release(Instant::ZERO, host(2), 5000, port));
-        assert!(!p.release(Instant::ZERO, host(1), 5001, port));
-        assert!(!p.release(Instant::ZERO, host(1), 5000, 9999));
-        assert_eq!(p.internal_of(port), Some((host(1), 5000)));
+        let (port, _) = p.allocate(sock(1, 5000)).unwrap();
+        assert!(!p.release(Instant::ZERO, &sock(2, 5000), port));
+        assert!(!p.release(Instant::ZERO, &sock(1, 5001), port));
+        assert!(!p.release(Instant::ZERO, &sock(1, 5000), 9999));
+        assert_eq!(p.internal_of(port), Some(sock(1, 5000)));
     }
 
     #[test]
     fn zero_quarantine_frees_at_once() {
         let mut p = PortPool::new(5000..=5000, Duration::ZERO, 3);
-        p.allocate(host(1), 1).unwrap();
-        assert!(p.release(Instant::ZERO, host(1), 1, 5000));
+        p.allocate(sock(1, 1)).unwrap();
+        assert!(p.release(Instant::ZERO, &sock(1, 1), 5000));
         assert_eq!(p.free(), 1);
     }
 }

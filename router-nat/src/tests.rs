@@ -48,6 +48,18 @@ fn rfc4787_req1_endpoint_independent_mapping() {
 }
 
 #[test]
+fn zones_with_overlapping_addresses_never_share_a_mapping() {
+    let mut n = snat(masq(1024..=65535));
+    let a = flow(proto::UDP, 2, 5000, [192, 0, 2, 1], 53);
+    let b = FlowKey { zone: 1, ..a };
+    let (ba, bb) = (n.bind(T0, &a, UP).unwrap(), n.bind(T0, &b, UP).unwrap());
+    assert_ne!(ba.reply.dport, bb.reply.dport);
+    assert_eq!((ba.reply.zone, bb.reply.zone), (0, 1));
+    n.release(T0, &b, &bb.reply, UP);
+    assert_eq!(n.pool(UP, proto::UDP).unwrap().flows_on(ba.reply.dport), 1);
+}
+
+#[test]
 fn port_preservation() {
     let mut n = snat(masq(1024..=65535));
     let b = n.bind(T0, &flow(proto::TCP, 2, 50000, [192, 0, 2, 1], 443), UP).unwrap();
