@@ -11,7 +11,7 @@ use router_core::nat::Nat;
 use router_core::time::Instant;
 use router_core::uplink::UplinkId;
 
-use crate::testutil::{self, Proto};
+use crate::testutil;
 use crate::{owner_of, slice_of, ConfigError, NatMode, Slice, Snat, UplinkNat};
 
 const UP: UplinkId = UplinkId(1);
@@ -314,7 +314,6 @@ fn test_frames_round_trip_through_meta() {
     let k = flow(proto::TCP, 2, 1, [192, 0, 2, 1], 2);
     let f = testutil::frame_for(&k, b"");
     assert_eq!(testutil::meta_of(&f).key, k);
-    let _ = Proto::Tcp;
 }
 
 proptest! {
