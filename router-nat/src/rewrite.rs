@@ -1,0 +1,285 @@
+//! The per-packet rewrite of a tracked flow: write the translated addresses and ports, apply the checksum deltas
+//! computed once at bind time (RFC 1624). Nothing here allocates, and a `PacketMeta` that does not fit the frame
+//! leaves the frame untouched.
+
+use router_core::flow::{proto, FlowKey};
+use router_core::nat::Deltas;
+use router_core::wire::checksum;
+use router_core::wire::{Fragment, NetKind, PacketMeta};
+
+/// ICMPv4 echo request type.
+pub(crate) const ICMP_ECHO_REQUEST: u8 = 8;
+/// ICMPv4 echo reply type.
+pub(crate) const ICMP_ECHO_REPLY: u8 = 0;
+/// ICMPv6 echo request type.
+pub(crate) const ICMPV6_ECHO_REQUEST: u8 = 128;
+/// ICMPv6 echo reply type.
+pub(crate) const ICMPV6_ECHO_REPLY: u8 = 129;
+
+/// Where an ICMP echo message keeps its identifier in a flow key: requests in `sport`, replies in `dport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EchoId {
+    /// Echo request: the id is the key's `sport`.
+    Request,
+    /// Echo reply: the id is the key's `dport`.
+    Reply,
+}
+
+/// Which echo message an ICMP/ICMPv6 type is, if any.
+pub(crate) fn echo_kind(l4_proto: u8, icmp_type: u8) -> Option<EchoId> {
+    match (l4_proto, icmp_type) {
+        (proto::ICMP, ICMP_ECHO_REQUEST) | (proto::ICMPV6, ICMPV6_ECHO_REQUEST) => Some(EchoId::Request),
+        (proto::ICMP, ICMP_ECHO_REPLY) | (proto::ICMPV6, ICMPV6_ECHO_REPLY) => Some(EchoId::Reply),
+        _ => None,
+    }
+}
+
+/// A folded delta of `0xffff` is ones' complement zero: apply nothing, so that checksum bytes are left exactly as
+/// they were (and a checksum of 0xffff is not turned into 0).
+#[inline]
+fn normalize(d: u16) -> u16 {
+    if d == 0xffff {
+        0
+    } else {
+        d
+    }
+}
+
+/// The deltas that turn a packet keyed `from` into one keyed `to` (same protocol, same family): the IPv4 header
+/// over addresses; TCP, UDP and ICMPv6 over pseudo-header addresses and ports (echo id); ICMPv4 over the id only.
+pub fn deltas_between(from: &FlowKey, to: &FlowKey) -> Deltas {
+    let ports_from = [from.sport.to_be_bytes(), from.dport.to_be_bytes()];
+    let ports_to = [to.sport.to_be_bytes(), to.dport.to_be_bytes()];
+    let ports = checksum::delta_acc(0, ports_from.as_flattened(), ports_to.as_flattened());
+    if from.is_v4() {
+        let addrs = checksum::delta_acc(0, &from.src.v4_octets(), &to.src.v4_octets());
+        let addrs = checksum::delta_acc(addrs, &from.dst.v4_octets(), &to.dst.v4_octets());
+        let l4 = match from.proto {
+            proto::TCP | proto::UDP => checksum::fold(addrs + ports),
+            proto::ICMP => checksum::fold(ports),
+            _ => 0,
+        };
+        Deltas { l3: normalize(checksum::fold(addrs)), l4: normalize(l4) }
+    } else {
+        let addrs = checksum::delta_acc(0, &from.src.0, &to.src.0);
+        let addrs = checksum::delta_acc(addrs, &from.dst.0, &to.dst.0);
+        let l4 = match from.proto {
+            proto::TCP | proto::UDP | proto::ICMPV6 => checksum::fold(addrs + ports),
+            _ => 0,
+        };
+        Deltas { l3: 0, l4: normalize(l4) }
+    }
+}
+
+/// Applies a folded delta to the big-endian checksum at `at`; ones' complement zero deltas change nothing.
+#[inline]
+fn apply_at(frame: &mut [u8], at: usize, delta: u16, udp: bool) {
+    let delta = normalize(delta);
+    if delta == 0 {
+        return;
+    }
+    let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
+    if udp && old == 0 {
+        // A zero UDP checksum means "none" (IPv4); it stays none.
+        return;
+    }
+    let mut new = checksum::apply_delta(old, delta);
+    if udp && new == 0 {
+        new = 0xffff;
+    }
+    frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
+}
+
+/// The L4 rewrite a packet needs: which bytes must exist and what to write.
+#[derive(Clone, Copy)]
+enum L4 {
+    None,
+    Ports { csum: usize, udp: bool },
+    Echo { id: u16 },
+    IcmpOther,
+}
+
+/// Rewrites a packet of a tracked flow in place so that its addresses and ports read `to`, applying `deltas`.
+///
+/// See [`router_core::nat::Nat::rewrite`]. Later fragments get only their IP header rewritten. A `meta` whose
+/// offsets do not fit `frame`, or a `to` of the other family, leaves the frame untouched.
+pub fn rewrite(frame: &mut [u8], meta: &PacketMeta, to: &FlowKey, deltas: Deltas) {
+    let (l3, l4, end) = (meta.l3, meta.l4, meta.end);
+    if end > frame.len() || l4 > end || l3 > l4 {
+        return;
+    }
+    let v4 = match meta.net {
+        NetKind::Ipv4 if to.is_v4() && l3 + 20 <= l4 => true,
+        NetKind::Ipv6 if !to.is_v4() && l3 + 40 <= l4 => false,
+        _ => return,
+    };
+    let kind = if meta.fragment == Fragment::Later {
+        L4::None
+    } else {
+        match meta.key.proto {
+            proto::TCP if l4 + 20 <= end => L4::Ports { csum: 16, udp: false },
+            proto::UDP if l4 + 8 <= end => L4::Ports { csum: 6, udp: true },
+            p @ (proto::ICMP | proto::ICMPV6) if l4 + 8 <= end && p == if v4 { proto::ICMP } else { proto::ICMPV6 } => {
+                match echo_kind(p, frame[l4]) {
+                    Some(EchoId::Request) => L4::Echo { id: to.sport },
+                    Some(EchoId::Reply) => L4::Echo { id: to.dport },
+                    None => L4::IcmpOther,
+                }
+            }
+            proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 => return,
+            _ => L4::None,
+        }
+    };
+
+    if v4 {
+        frame[l3 + 12..l3 + 16].copy_from_slice(&to.src.v4_octets());
+        frame[l3 + 16..l3 + 20].copy_from_slice(&to.dst.v4_octets());
+        apply_at(frame, l3 + 10, deltas.l3, false);
+    } else {
+        frame[l3 + 8..l3 + 24].copy_from_slice(&to.src.0);
+        frame[l3 + 24..l3 + 40].copy_from_slice(&to.dst.0);
+    }
+    match kind {
+        L4::None => {}
+        L4::Ports { csum, udp } => {
+            frame[l4..l4 + 2].copy_from_slice(&to.sport.to_be_bytes());
+            frame[l4 + 2..l4 + 4].copy_from_slice(&to.dport.to_be_bytes());
+            apply_at(frame, l4 + csum, deltas.l4, udp);
+        }
+        L4::Echo { id } => {
+            frame[l4 + 4..l4 + 6].copy_from_slice(&id.to_be_bytes());
+            apply_at(frame, l4 + 2, deltas.l4, false);
+        }
+        // Informational ICMPv6 without an id still has addresses in its pseudo-header.
+        L4::IcmpOther => apply_at(frame, l4 + 2, deltas.l4, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{self, Proto};
+    use proptest::prelude::*;
+    use router_core::flow::FlowAddr;
+
+    fn arb_proto() -> impl Strategy<Value = Proto> {
+        prop_oneof![Just(Proto::Tcp), Just(Proto::Udp), Just(Proto::IcmpEcho)]
+    }
+
+    fn key(p: Proto, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> FlowKey {
+        let (sport, dport) = if p == Proto::IcmpEcho { (sport, 0) } else { (sport, dport) };
+        FlowKey { src: FlowAddr::v4(src), dst: FlowAddr::v4(dst), sport, dport, proto: p.number(false), zone: 0 }
+    }
+
+    fn addr(v6: bool, a: [u8; 16]) -> FlowAddr {
+        if v6 {
+            // Keep clear of the IPv4-mapped block, which would read as IPv4.
+            FlowAddr::v6([
+                0x20, 0x01, a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15],
+            ])
+        } else {
+            FlowAddr::v4([a[0], a[1], a[2], a[3]])
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rewrite_there_and_back_keeps_every_checksum_valid(
+            p in arb_proto(), v6 in any::<bool>(),
+            int in any::<[u8; 16]>(), remote in any::<[u8; 16]>(), ext in any::<[u8; 16]>(),
+            iport in any::<u16>(), rport in any::<u16>(), eport in 1u16..,
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let k = |src, dst, sport, dport| {
+                let (sport, dport) = if p == Proto::IcmpEcho { (sport, 0) } else { (sport, dport) };
+                FlowKey { src, dst, sport, dport, proto: p.number(v6), zone: 0 }
+            };
+            let orig = k(addr(v6, int), addr(v6, remote), iport, rport);
+            let translated = k(addr(v6, ext), addr(v6, remote), eport, rport);
+            let deltas = deltas_between(&orig, &translated);
+
+            let original = testutil::frame_for(&orig, &payload);
+            let mut frame = original.clone();
+            let meta = testutil::meta_of(&frame);
+            prop_assert_eq!(meta.key, orig);
+            rewrite(&mut frame, &meta, &translated, deltas);
+            let meta = testutil::meta_of(&frame);
+            prop_assert_eq!(meta.key, translated);
+            prop_assert!(testutil::ipv4_header_verifies(&frame, &meta));
+            prop_assert!(testutil::l4_verifies(&frame, &meta));
+
+            // Back again with the negated deltas: the original bytes (checksums up to 0 == 0xffff).
+            rewrite(&mut frame, &meta, &orig, deltas.negated());
+            let meta = testutil::meta_of(&frame);
+            prop_assert!(testutil::ipv4_header_verifies(&frame, &meta));
+            prop_assert!(testutil::l4_verifies(&frame, &meta));
+            prop_assert_eq!(testutil::normalized(&frame, &meta), testutil::normalized(&original, &meta));
+
+            // A genuine reply (remote -> external) rewritten towards the internal host.
+            let reply = translated.reversed();
+            let mut frame = testutil::frame_for(&reply, &payload);
+            let meta = testutil::meta_of(&frame);
+            rewrite(&mut frame, &meta, &orig.reversed(), deltas.negated());
+            let meta = testutil::meta_of(&frame);
+            prop_assert_eq!(meta.key, orig.reversed());
+            prop_assert!(testutil::ipv4_header_verifies(&frame, &meta));
+            prop_assert!(testutil::l4_verifies(&frame, &meta));
+        }
+
+        #[test]
+        fn meta_that_does_not_fit_never_panics(
+            mut frame in proptest::collection::vec(any::<u8>(), 0..80),
+            l3 in 0usize..100, l4 in 0usize..100, end in 0usize..100, proto in any::<u8>(), v6 in any::<bool>(),
+        ) {
+            let mut meta = PacketMeta { l3, l4, end, ..Default::default() };
+            meta.key.proto = proto;
+            meta.net = if v6 { NetKind::Ipv6 } else { NetKind::Ipv4 };
+            let to = if v6 { FlowKey { src: FlowAddr::v6([1; 16]), ..Default::default() } } else {
+                key(Proto::Tcp, [1; 4], [2; 4], 3, 4)
+            };
+            rewrite(&mut frame, &meta, &to, Deltas { l3: 1, l4: 2 });
+        }
+    }
+
+    #[test]
+    fn udp_zero_checksum_preserved() {
+        let orig = key(Proto::Udp, [198, 18, 1, 2], [192, 0, 2, 10], 5353, 53);
+        let translated = key(Proto::Udp, [203, 0, 113, 7], [192, 0, 2, 10], 40000, 53);
+        let mut frame = testutil::frame_for(&orig, b"query");
+        let meta = testutil::meta_of(&frame);
+        frame[meta.l4 + 6..meta.l4 + 8].copy_from_slice(&[0, 0]);
+        rewrite(&mut frame, &meta, &translated, deltas_between(&orig, &translated));
+        assert_eq!(&frame[meta.l4 + 6..meta.l4 + 8], &[0, 0]);
+        assert_eq!(testutil::meta_of(&frame).key, translated);
+        assert!(testutil::ipv4_header_verifies(&frame, &meta));
+    }
+
+    #[test]
+    fn udp_computed_zero_becomes_all_ones() {
+        // Pick the translated port so that the incremental result is exactly 0x0000.
+        let orig = key(Proto::Udp, [198, 18, 1, 2], [192, 0, 2, 10], 5353, 53);
+        let mut frame = testutil::frame_for(&orig, b"query");
+        let meta = testutil::meta_of(&frame);
+        let old = u16::from_be_bytes([frame[meta.l4 + 6], frame[meta.l4 + 7]]);
+        // new checksum = ~(~old + ~5353 + p); it is 0 when ~old + ~5353 + p == 0xffff (ones' complement).
+        let p = !checksum::fold(!old as u32 + (!5353u16) as u32);
+        let translated = key(Proto::Udp, [198, 18, 1, 2], [192, 0, 2, 10], p, 53);
+        rewrite(&mut frame, &meta, &translated, deltas_between(&orig, &translated));
+        assert_eq!(&frame[meta.l4 + 6..meta.l4 + 8], &[0xff, 0xff]);
+        assert!(testutil::l4_verifies(&frame, &meta));
+    }
+
+    #[test]
+    fn later_fragment_rewrites_only_the_ip_header() {
+        let orig = key(Proto::Udp, [198, 18, 1, 2], [192, 0, 2, 10], 5353, 53);
+        let translated = key(Proto::Udp, [203, 0, 113, 7], [192, 0, 2, 10], 40000, 53);
+        let mut frame = testutil::frame_for(&orig, b"0123456789abcdef");
+        let mut meta = testutil::meta_of(&frame);
+        meta.fragment = Fragment::Later;
+        let l4_before = frame[meta.l4..meta.end].to_vec();
+        rewrite(&mut frame, &meta, &translated, deltas_between(&orig, &translated));
+        assert_eq!(&frame[meta.l4..meta.end], &l4_before[..]);
+        assert_eq!(&frame[meta.l3 + 12..meta.l3 + 16], &[203, 0, 113, 7]);
+        assert!(testutil::ipv4_header_verifies(&frame, &meta));
+    }
+}
