@@ -30,29 +30,32 @@ impl Deltas {
 /// the ports (or echo id); the ICMPv4 checksum covers the echo id but no pseudo-header. IPv6 has no header
 /// checksum, so its `l3` is zero.
 pub fn deltas_between(from: &FlowKey, to: &FlowKey) -> Deltas {
+    use crate::flow::proto;
     use crate::wire::checksum::{delta_acc, fold};
-    let addrs = |k: &FlowKey| -> ([u8; 32], usize) {
-        let mut b = [0u8; 32];
-        if k.is_v4() {
-            b[..4].copy_from_slice(&k.src.v4_octets());
-            b[4..8].copy_from_slice(&k.dst.v4_octets());
-            (b, 8)
-        } else {
-            b[..16].copy_from_slice(&k.src.0);
-            b[16..].copy_from_slice(&k.dst.0);
-            (b, 32)
-        }
-    };
-    let ports = |k: &FlowKey| -> [u8; 4] {
-        let (s, d) = (k.sport.to_be_bytes(), k.dport.to_be_bytes());
-        [s[0], s[1], d[0], d[1]]
-    };
-    let ((fa, n), (ta, _)) = (addrs(from), addrs(to));
-    let addr_acc = delta_acc(0, &fa[..n], &ta[..n]);
-    let port_acc = delta_acc(0, &ports(from), &ports(to));
-    let l3 = if from.is_v4() { fold(addr_acc) } else { 0 };
-    let l4 = if from.proto == crate::flow::proto::ICMP { fold(port_acc) } else { fold(addr_acc + port_acc) };
-    Deltas { l3, l4 }
+    // A delta of 0xffff is ones' complement zero: stored as 0 so that applying it is a no-op (NPTv6 stays
+    // byte-identical at L4, and a checksum of 0xffff never turns into 0).
+    let normalize = |d: u16| if d == 0xffff { 0 } else { d };
+    let ports_from = [from.sport.to_be_bytes(), from.dport.to_be_bytes()];
+    let ports_to = [to.sport.to_be_bytes(), to.dport.to_be_bytes()];
+    let ports = delta_acc(0, ports_from.as_flattened(), ports_to.as_flattened());
+    if from.is_v4() {
+        let addrs = delta_acc(0, &from.src.v4_octets(), &to.src.v4_octets());
+        let addrs = delta_acc(addrs, &from.dst.v4_octets(), &to.dst.v4_octets());
+        let l4 = match from.proto {
+            proto::TCP | proto::UDP => fold(addrs + ports),
+            proto::ICMP => fold(ports),
+            _ => 0,
+        };
+        Deltas { l3: normalize(fold(addrs)), l4: normalize(l4) }
+    } else {
+        let addrs = delta_acc(0, &from.src.0, &to.src.0);
+        let addrs = delta_acc(addrs, &from.dst.0, &to.dst.0);
+        let l4 = match from.proto {
+            proto::TCP | proto::UDP | proto::ICMPV6 => fold(addrs + ports),
+            _ => 0,
+        };
+        Deltas { l3: 0, l4: normalize(l4) }
+    }
 }
 
 /// The translation of a new outbound flow.

@@ -45,31 +45,7 @@ fn normalize(d: u16) -> u16 {
     }
 }
 
-/// The deltas that turn a packet keyed `from` into one keyed `to` (same protocol, same family): the IPv4 header
-/// over addresses; TCP, UDP and ICMPv6 over pseudo-header addresses and ports (echo id); ICMPv4 over the id only.
-pub fn deltas_between(from: &FlowKey, to: &FlowKey) -> Deltas {
-    let ports_from = [from.sport.to_be_bytes(), from.dport.to_be_bytes()];
-    let ports_to = [to.sport.to_be_bytes(), to.dport.to_be_bytes()];
-    let ports = checksum::delta_acc(0, ports_from.as_flattened(), ports_to.as_flattened());
-    if from.is_v4() {
-        let addrs = checksum::delta_acc(0, &from.src.v4_octets(), &to.src.v4_octets());
-        let addrs = checksum::delta_acc(addrs, &from.dst.v4_octets(), &to.dst.v4_octets());
-        let l4 = match from.proto {
-            proto::TCP | proto::UDP => checksum::fold(addrs + ports),
-            proto::ICMP => checksum::fold(ports),
-            _ => 0,
-        };
-        Deltas { l3: normalize(checksum::fold(addrs)), l4: normalize(l4) }
-    } else {
-        let addrs = checksum::delta_acc(0, &from.src.0, &to.src.0);
-        let addrs = checksum::delta_acc(addrs, &from.dst.0, &to.dst.0);
-        let l4 = match from.proto {
-            proto::TCP | proto::UDP | proto::ICMPV6 => checksum::fold(addrs + ports),
-            _ => 0,
-        };
-        Deltas { l3: 0, l4: normalize(l4) }
-    }
-}
+pub use router_core::nat::deltas_between;
 
 /// Applies a folded delta to the big-endian checksum at `at`; ones' complement zero deltas change nothing.
 #[inline]
