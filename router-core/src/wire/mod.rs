@@ -4,10 +4,20 @@
 //! ICMP, ICMPv6 and the packet an ICMP error quotes) and records what later stages need in a [`PacketMeta`]:
 //! offsets and the flow-relevant fields. Later stages never re-check bounds that `parse` established.
 
+pub mod arp;
 pub mod checksum;
+pub mod ethernet;
+pub mod icmp;
+pub mod icmpv6;
+pub mod ipv4;
+pub mod ipv6;
+#[cfg(test)]
+mod malformed;
+pub mod tcp;
+pub mod udp;
 
 use crate::drop::DropReason;
-use crate::flow::{FlowAddr, FlowKey};
+use crate::flow::{proto, FlowAddr, FlowKey};
 
 /// EtherType of IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -102,7 +112,8 @@ pub struct PacketMeta {
     pub net: NetKind,
     /// ARP fields when `net == Arp`.
     pub arp: ArpInfo,
-    /// Offset of the L4 header (after IPv4 options or IPv6 extension headers); equals `end` when absent.
+    /// Offset of the L4 header (after IPv4 options or IPv6 extension headers). For a later fragment it is where
+    /// the fragment's payload starts (no L4 header there); for ARP it equals `end`.
     pub l4: usize,
     /// End of the IP packet per its length field; bytes after it (Ethernet padding, trailers) are ignored.
     pub end: usize,
@@ -145,8 +156,261 @@ impl PacketMeta {
 ///
 /// Checks everything later stages rely on: header lengths, IPv4 header checksum, IHL and total length
 /// (trailing bytes tolerated), IPv6 payload length and extension-header chain (bounded walk), TCP data offset
-/// and flags, UDP length, ICMP error quotes (laxly). L4 checksums are not verified here.
+/// and flags, UDP length, ICMP error quotes (laxly). L4 checksums are not verified here (see
+/// [`l4_checksum_ok`]). QinQ frames are walked (both tags) and refused with [`DropReason::QinQ`];
+/// [`ethernet::parse_link`] reports their tags.
 pub fn parse(frame: &[u8]) -> Result<PacketMeta, DropReason> {
-    let _ = frame;
-    Err(DropReason::EthernetTruncated)
+    let link = ethernet::parse_link(frame)?;
+    if link.qinq {
+        return Err(DropReason::QinQ);
+    }
+    let eth = ethernet::EthernetFrame::new_unchecked(frame);
+    let mut meta = PacketMeta {
+        dst_mac: eth.dst(),
+        src_mac: eth.src(),
+        vlan: link.vlan,
+        inner_vlan: link.inner_vlan,
+        l3: link.l3,
+        ..PacketMeta::default()
+    };
+    let net = &frame[link.l3..];
+    match link.ethertype {
+        ETHERTYPE_IPV4 => parse_ipv4(frame, &mut meta)?,
+        ETHERTYPE_IPV6 => parse_ipv6(frame, &mut meta)?,
+        ETHERTYPE_ARP => {
+            let arp = arp::ArpPacket::new_checked(net)?;
+            meta.net = NetKind::Arp;
+            meta.arp = arp.info();
+            meta.end = meta.l3 + arp::PACKET_LEN;
+            meta.l4 = meta.end;
+            meta.key.src = FlowAddr::v4(meta.arp.spa);
+            meta.key.dst = FlowAddr::v4(meta.arp.tpa);
+        }
+        _ => return Err(DropReason::UnknownEthertype),
+    }
+    Ok(meta)
+}
+
+fn parse_ipv4(frame: &[u8], meta: &mut PacketMeta) -> Result<(), DropReason> {
+    let ip = ipv4::Ipv4Packet::new_checked(&frame[meta.l3..])?;
+    meta.net = NetKind::Ipv4;
+    meta.l4 = meta.l3 + ip.header_len();
+    meta.end = meta.l3 + ip.total_len() as usize;
+    meta.ttl = ip.ttl();
+    meta.key.src = FlowAddr::v4(ip.src());
+    meta.key.dst = FlowAddr::v4(ip.dst());
+    meta.key.proto = ip.protocol();
+    meta.fragment = match (ip.frag_offset(), ip.more_frags()) {
+        (0, false) => Fragment::None,
+        (0, true) => Fragment::First,
+        _ => Fragment::Later,
+    };
+    if meta.fragment != Fragment::Later {
+        parse_l4(frame, meta, false)?;
+    }
+    let src = ip.src();
+    // A DHCP client speaks from 0.0.0.0 until it has an address.
+    let dhcp = src == [0; 4] && meta.key.proto == proto::UDP && meta.key.sport == 68 && meta.key.dport == 67;
+    if ipv4::is_martian_source(src) && !dhcp {
+        return Err(DropReason::MartianSource);
+    }
+    Ok(())
+}
+
+fn parse_ipv6(frame: &[u8], meta: &mut PacketMeta) -> Result<(), DropReason> {
+    let ip = ipv6::Ipv6Packet::new_checked(&frame[meta.l3..])?;
+    meta.net = NetKind::Ipv6;
+    meta.end = meta.l3 + ipv6::HEADER_LEN + ip.payload_len() as usize;
+    meta.ttl = ip.hop_limit();
+    meta.key.src = FlowAddr::v6(ip.src());
+    meta.key.dst = FlowAddr::v6(ip.dst());
+    let walk = ipv6::walk_extensions(frame, meta.l3 + ipv6::HEADER_LEN, ip.next_header(), meta.end)?;
+    meta.l4 = walk.l4;
+    meta.key.proto = walk.protocol;
+    meta.fragment = walk.fragment;
+    if meta.fragment != Fragment::Later {
+        parse_l4(frame, meta, true)?;
+    }
+    let src = ip.src();
+    if ipv6::is_martian_source(src) {
+        return Err(DropReason::MartianSource);
+    }
+    // Duplicate address detection and router solicitation come from :: (RFC 4862, RFC 4861).
+    if ipv6::is_unspecified(src)
+        && !matches!(meta.icmp, Some((t, _)) if meta.key.proto == proto::ICMPV6 && icmpv6::is_nd(t))
+    {
+        return Err(DropReason::MartianSource);
+    }
+    Ok(())
+}
+
+/// The ICMP protocol number of a family.
+#[inline]
+fn icmp_proto(v6: bool) -> u8 {
+    if v6 {
+        proto::ICMPV6
+    } else {
+        proto::ICMP
+    }
+}
+
+/// Echo request/reply types of a family.
+#[inline]
+fn echo_types(v6: bool) -> (u8, u8) {
+    if v6 {
+        (icmpv6::types::ECHO_REQUEST, icmpv6::types::ECHO_REPLY)
+    } else {
+        (icmp::types::ECHO_REQUEST, icmp::types::ECHO_REPLY)
+    }
+}
+
+#[inline]
+fn is_icmp_error(v6: bool, t: u8) -> bool {
+    if v6 {
+        icmpv6::is_error(t)
+    } else {
+        icmp::is_error(t)
+    }
+}
+
+/// Checks the L4 header at `meta.l4..meta.end` strictly and fills ports, flags and ICMP fields.
+fn parse_l4(frame: &[u8], meta: &mut PacketMeta, v6: bool) -> Result<(), DropReason> {
+    let seg = &frame[meta.l4..meta.end];
+    match meta.key.proto {
+        proto::TCP => {
+            let tcp = tcp::TcpSegment::new_checked(seg)?;
+            meta.key.sport = tcp.src_port();
+            meta.key.dport = tcp.dst_port();
+            meta.tcp_flags = tcp.flags();
+        }
+        proto::UDP => {
+            // The length field covers the whole datagram, which a first fragment does not hold.
+            let udp = if meta.fragment == Fragment::First {
+                if seg.len() < udp::HEADER_LEN {
+                    return Err(DropReason::UdpTruncated);
+                }
+                udp::UdpDatagram::new_unchecked(seg)
+            } else {
+                udp::UdpDatagram::new_checked(seg)?
+            };
+            meta.key.sport = udp.src_port();
+            meta.key.dport = udp.dst_port();
+        }
+        p if p == icmp_proto(v6) => {
+            let msg = icmp::IcmpPacket::new_checked(seg)?;
+            let (t, code) = (msg.msg_type(), msg.code());
+            meta.icmp = Some((t, code));
+            let (request, reply) = echo_types(v6);
+            if t == request {
+                meta.key.sport = msg.ident();
+            } else if t == reply {
+                meta.key.dport = msg.ident();
+            } else if is_icmp_error(v6, t) {
+                meta.quoted = Some(parse_quoted(frame, meta.l4 + icmp::HEADER_LEN, meta.end, v6)?);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Parses the packet an ICMP error quotes, `frame[start..end]`, laxly: its length fields are not trusted and
+/// it may be cut anywhere after the bytes that identify its flow.
+fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> Result<Quoted, DropReason> {
+    const BAD: DropReason = DropReason::IcmpErrorBadQuote;
+    let data = &frame[start..end];
+    let mut q = Quoted { l3: start, end, ..Quoted::default() };
+    let later;
+    if v6 {
+        if data.len() < ipv6::HEADER_LEN {
+            return Err(BAD);
+        }
+        let ip = ipv6::Ipv6Packet::new_unchecked(data);
+        if ip.version() != 6 {
+            return Err(BAD);
+        }
+        q.key.src = FlowAddr::v6(ip.src());
+        q.key.dst = FlowAddr::v6(ip.dst());
+        let walk = ipv6::walk_extensions(frame, start + ipv6::HEADER_LEN, ip.next_header(), end).map_err(|_| BAD)?;
+        q.l4 = walk.l4;
+        q.key.proto = walk.protocol;
+        later = walk.fragment == Fragment::Later;
+    } else {
+        if data.len() < ipv4::MIN_HEADER_LEN {
+            return Err(BAD);
+        }
+        let ip = ipv4::Ipv4Packet::new_unchecked(data);
+        let hl = ip.header_len();
+        if ip.version() != 4 || hl < ipv4::MIN_HEADER_LEN || hl > data.len() {
+            return Err(BAD);
+        }
+        q.key.src = FlowAddr::v4(ip.src());
+        q.key.dst = FlowAddr::v4(ip.dst());
+        q.key.proto = ip.protocol();
+        q.l4 = start + hl;
+        later = ip.frag_offset() != 0;
+    }
+    if later {
+        return Ok(q);
+    }
+    let l4 = &frame[q.l4..end];
+    match q.key.proto {
+        proto::TCP | proto::UDP => {
+            if l4.len() < 4 {
+                return Err(BAD);
+            }
+            q.key.sport = u16::from_be_bytes([l4[0], l4[1]]);
+            q.key.dport = u16::from_be_bytes([l4[2], l4[3]]);
+            let csum_end = if q.key.proto == proto::TCP { tcp::CHECKSUM_END } else { udp::HEADER_LEN };
+            q.l4_checksum_present = l4.len() >= csum_end;
+        }
+        p if p == icmp_proto(v6) => {
+            let t = *l4.first().ok_or(BAD)?;
+            if is_icmp_error(v6, t) {
+                return Err(BAD);
+            }
+            let (request, reply) = echo_types(v6);
+            if t == request || t == reply {
+                if l4.len() < icmp::HEADER_LEN {
+                    return Err(BAD);
+                }
+                let id = u16::from_be_bytes([l4[4], l4[5]]);
+                if t == request {
+                    q.key.sport = id;
+                } else {
+                    q.key.dport = id;
+                }
+            }
+            q.l4_checksum_present = l4.len() >= 4;
+        }
+        _ => {}
+    }
+    Ok(q)
+}
+
+/// Verifies the L4 checksum of a parsed packet (TCP, UDP, ICMP, ICMPv6); true for other protocols and for
+/// fragments, whose checksum covers bytes not in this frame. A zero UDP checksum over IPv4 means none.
+pub fn l4_checksum_ok(frame: &[u8], meta: &PacketMeta) -> bool {
+    if meta.net == NetKind::Arp || meta.fragment != Fragment::None {
+        return true;
+    }
+    let Some(seg) = frame.get(meta.l4..meta.end) else { return false };
+    let v6 = meta.net == NetKind::Ipv6;
+    let pseudo = |p: u8, len: usize| {
+        if v6 {
+            checksum::pseudo_header_v6(meta.key.src.0, meta.key.dst.0, p, len as u32)
+        } else {
+            checksum::pseudo_header_v4(meta.key.src.v4_octets(), meta.key.dst.v4_octets(), p, len as u16)
+        }
+    };
+    match meta.key.proto {
+        proto::TCP => checksum::verifies(pseudo(proto::TCP, seg.len()), seg),
+        proto::UDP => {
+            let udp = udp::UdpDatagram::new_unchecked(seg);
+            udp.verify_checksum(pseudo(proto::UDP, udp.len() as usize), !v6)
+        }
+        proto::ICMP if !v6 => checksum::verifies(0, seg),
+        proto::ICMPV6 if v6 => checksum::verifies(pseudo(proto::ICMPV6, seg.len()), seg),
+        _ => true,
+    }
 }
