@@ -191,7 +191,8 @@ impl EthernetRepr {
     }
 }
 
-/// Pads a frame of `len` bytes in `buf` with zeros up to [`MIN_FRAME_LEN`]; returns the new length.
+/// Pads a frame of `len` bytes in `buf` with zeros up to [`MIN_FRAME_LEN`]; returns the new length (`None` when
+/// `buf` cannot hold 60 bytes: builders want a whole frame buffer).
 #[inline]
 pub fn pad_to_min(buf: &mut [u8], len: usize) -> Option<usize> {
     if len >= MIN_FRAME_LEN {

@@ -69,10 +69,10 @@ pub const OPT_SOURCE_LLA: u8 = 1;
 /// ND option type: target link-layer address.
 pub const OPT_TARGET_LLA: u8 = 2;
 
-/// True for the ICMPv6 error types (they quote the offending packet).
+/// True for the ICMPv6 error types that quote the offending packet (1 to 4).
 #[inline]
 pub fn is_error(t: u8) -> bool {
-    t < 128
+    (types::DEST_UNREACHABLE..=types::PARAMETER_PROBLEM).contains(&t)
 }
 
 /// True for the Neighbor Discovery types (RS, RA, NS, NA, Redirect).
@@ -182,8 +182,8 @@ pub fn multicast_mac(group: [u8; 16]) -> [u8; 6] {
     [0x33, 0x33, group[12], group[13], group[14], group[15]]
 }
 
-/// Writes IPv6 header and ICMPv6 message `body` (checksum field zero) after `eth`, fills the checksum and
-/// returns the frame length (padded to 60 bytes).
+/// Finishes a frame whose ICMPv6 message (`icmp_len` bytes) is already in place after the headers: fills its
+/// checksum, writes the Ethernet and IPv6 headers in front and pads; returns the frame length.
 fn emit_message(buf: &mut [u8], eth: &EthernetRepr, ip: Ipv6Repr, icmp_len: usize) -> Option<usize> {
     let l4 = eth.header_len() + ipv6::HEADER_LEN;
     let msg = buf.get_mut(l4..l4 + icmp_len)?;
@@ -322,13 +322,13 @@ mod tests {
     const HOST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02];
 
     /// NS from 2001:db8::2 for 2001:db8::1 to ff02::1:ff00:1 with a source LLA option, laid out as tcpdump -xx
-    /// prints it (checksum filled by `ns_fixture`, cross-checked by etherparse below).
+    /// prints it (checksum cross-checked by `ns_fixture` and etherparse below).
     const NS: [u8; 86] = [
         0x33, 0x33, 0xff, 0x00, 0x00, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x86, 0xdd, // ethernet
         0x60, 0x00, 0x00, 0x00, 0x00, 0x20, 0x3a, 0xff, // ipv6: len 32, icmpv6, hop 255
         0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, // src
         0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff, 0x00, 0x00, 0x01, // dst
-        0x87, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // NS, checksum (filled below), reserved
+        0x87, 0x00, 0x97, 0x6c, 0x00, 0x00, 0x00, 0x00, // NS, checksum, reserved
         0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, // target
         0x01, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, // source LLA
     ];
@@ -337,6 +337,7 @@ mod tests {
         let mut f = NS;
         let pseudo = checksum::pseudo_header_v6(HOST, solicited_node(OURS), 58, 32);
         IcmpPacket::new_unchecked(&mut f[54..]).fill_checksum(pseudo);
+        assert_eq!(f, NS);
         f
     }
 

@@ -219,6 +219,8 @@ fn malformed_cases() -> Vec<(&'static str, Vec<u8>, DropReason)> {
         ("UDP of 7 bytes", v4(17, &udp(8, 8, 1, 2)[..7]), UdpTruncated),
         ("UDP length 4", v4(17, &udp(4, 8, 1, 2)), UdpBadLength),
         ("UDP length past the payload", v4(17, &udp(30, 12, 1, 2)), UdpBadLength),
+        ("UDP first fragment length 4", v4_from(SRC4, 17, &[], 0x2000, &udp(4, 16, 1, 2)), UdpBadLength),
+        ("UDP first fragment of 6 bytes", v4_from(SRC4, 17, &[], 0x2000, &udp(8, 8, 1, 2)[..6]), UdpTruncated),
         ("UDP over IPv6 length past the payload", v6(17, &udp(9, 8, 1, 2)), UdpBadLength),
         ("ICMP of 7 bytes", v4(1, &[8, 0, 0, 0, 0, 1, 0]), IcmpTruncated),
         ("ICMPv6 of 7 bytes", v6(58, &[128, 0, 0, 0, 0, 1, 0]), IcmpTruncated),

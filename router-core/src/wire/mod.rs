@@ -236,9 +236,8 @@ fn parse_ipv6(frame: &[u8], meta: &mut PacketMeta) -> Result<(), DropReason> {
         return Err(DropReason::MartianSource);
     }
     // Duplicate address detection and router solicitation come from :: (RFC 4862, RFC 4861).
-    if ipv6::is_unspecified(src)
-        && !matches!(meta.icmp, Some((t, _)) if meta.key.proto == proto::ICMPV6 && icmpv6::is_nd(t))
-    {
+    // (`icmp` is only set when the protocol is ICMPv6.)
+    if ipv6::is_unspecified(src) && !matches!(meta.icmp, Some((t, _)) if icmpv6::is_nd(t)) {
         return Err(DropReason::MartianSource);
     }
     Ok(())
@@ -289,7 +288,11 @@ fn parse_l4(frame: &[u8], meta: &mut PacketMeta, v6: bool) -> Result<(), DropRea
                 if seg.len() < udp::HEADER_LEN {
                     return Err(DropReason::UdpTruncated);
                 }
-                udp::UdpDatagram::new_unchecked(seg)
+                let udp = udp::UdpDatagram::new_unchecked(seg);
+                if (udp.len() as usize) < udp::HEADER_LEN {
+                    return Err(DropReason::UdpBadLength);
+                }
+                udp
             } else {
                 udp::UdpDatagram::new_checked(seg)?
             };

@@ -184,9 +184,9 @@ pub fn flags_valid(f: u8) -> bool {
 mod tests {
     use super::*;
 
-    // 198.18.1.2:49152 -> 192.0.2.10:443 SYN, seq 0x01020304, win 64240, MSS 1460 option; checksum filled below.
+    // 198.18.1.2:49152 -> 192.0.2.10:443 SYN, seq 0x01020304, win 64240, MSS 1460 option.
     const SYN_SEGMENT: [u8; 24] = [
-        0xc0, 0x00, 0x01, 0xbb, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00, 0x60, 0x02, 0xfa, 0xf0, 0x00, 0x00,
+        0xc0, 0x00, 0x01, 0xbb, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00, 0x60, 0x02, 0xfa, 0xf0, 0x4e, 0x55,
         0x00, 0x00, 0x02, 0x04, 0x05, 0xb4,
     ];
     const SRC: [u8; 4] = [198, 18, 1, 2];
@@ -195,6 +195,7 @@ mod tests {
     fn fixture() -> [u8; 24] {
         let mut s = SYN_SEGMENT;
         TcpSegment::new_unchecked(&mut s[..]).fill_checksum(checksum::pseudo_header_v4(SRC, DST, 6, 24));
+        assert_eq!(s, SYN_SEGMENT);
         s
     }
 

@@ -130,14 +130,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
 mod tests {
     use super::*;
 
-    // 198.18.1.2:53124 -> 192.0.2.53:53, length 12, payload "abcd"; checksum filled below.
-    const DATAGRAM: [u8; 12] = [0xcf, 0x84, 0x00, 0x35, 0x00, 0x0c, 0x00, 0x00, b'a', b'b', b'c', b'd'];
+    // 198.18.1.2:53124 -> 192.0.2.53:53, length 12, payload "abcd".
+    const DATAGRAM: [u8; 12] = [0xcf, 0x84, 0x00, 0x35, 0x00, 0x0c, 0xe2, 0x0b, b'a', b'b', b'c', b'd'];
     const SRC: [u8; 4] = [198, 18, 1, 2];
     const DST: [u8; 4] = [192, 0, 2, 53];
 
     fn fixture() -> [u8; 12] {
         let mut d = DATAGRAM;
         UdpDatagram::new_unchecked(&mut d[..]).fill_checksum(checksum::pseudo_header_v4(SRC, DST, 17, 12));
+        assert_eq!(d, DATAGRAM);
         d
     }
 
