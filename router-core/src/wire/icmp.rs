@@ -349,6 +349,20 @@ mod tests {
     }
 
     #[test]
+    fn setters_leave_the_other_fields() {
+        let mut f = fixture();
+        let mut m = IcmpPacket::new_unchecked(&mut f[34..]);
+        m.set_ident(0xbeef);
+        assert_eq!((m.msg_type(), m.code(), m.ident(), m.seq()), (8, 0, 0xbeef, 1));
+        m.set_seq(0x0102);
+        m.set_msg_type(0);
+        m.set_code(3);
+        assert_eq!((m.msg_type(), m.code(), m.ident(), m.seq()), (0, 3, 0xbeef, 0x0102));
+        m.set_rest_of_header(0x0000_05dc);
+        assert_eq!((m.ident(), m.seq(), m.payload()[0]), (0, 1500, 0));
+    }
+
+    #[test]
     fn builder_matches_the_fixture_and_round_trips() {
         let mut buf = [0u8; 128];
         let req = EchoRequest {

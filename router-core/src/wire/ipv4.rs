@@ -354,6 +354,21 @@ mod tests {
     }
 
     #[test]
+    fn setters_leave_the_other_fields() {
+        let mut p = fixture();
+        let mut v = Ipv4Packet::new_unchecked(&mut p[..]);
+        v.set_src([10, 0, 0, 1]);
+        v.set_dst([10, 0, 0, 2]);
+        v.set_ttl(7);
+        v.set_total_len(30);
+        v.fill_checksum();
+        assert_eq!((v.src(), v.dst(), v.ttl(), v.total_len()), ([10, 0, 0, 1], [10, 0, 0, 2], 7, 30));
+        assert_eq!((v.version(), v.header_len(), v.ident(), v.dont_frag(), v.protocol()), (4, 28, 0x1c46, true, 17));
+        assert!(v.verify_checksum());
+        assert_eq!(p[20..28], WITH_OPTIONS[20..28]);
+    }
+
+    #[test]
     fn martians() {
         for a in [[127, 0, 0, 1], [224, 0, 0, 1], [239, 1, 2, 3], [255, 255, 255, 255], [0, 0, 0, 0], [0, 1, 2, 3]] {
             assert!(is_martian_source(a), "{a:?}");

@@ -576,3 +576,88 @@ proptest! {
 fn ipv4_header_ok(h: &[u8]) -> bool {
     ipv4::Ipv4Packet::new_unchecked(h).verify_checksum()
 }
+
+proptest! {
+    /// Packets built by etherparse parse to the key etherparse says they carry.
+    #[test]
+    fn agrees_with_etherparse_builder(
+        (s4, d4, s6, d6) in (unicast4(), unicast4(), unicast6(), unicast6()),
+        (sport, dport) in (any::<u16>(), any::<u16>()),
+        vid in proptest::option::of(0u16..4095),
+        kind in 0u8..4,
+        v6 in any::<bool>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use etherparse::PacketBuilder;
+        let l2 = PacketBuilder::ethernet2(MAC_A, MAC_B);
+        let ip = match (vid, v6) {
+            (Some(v), false) => l2.single_vlan(etherparse::VlanId::try_new(v).unwrap()).ipv4(s4, d4, 17),
+            (None, false) => l2.ipv4(s4, d4, 17),
+            (Some(v), true) => l2.single_vlan(etherparse::VlanId::try_new(v).unwrap()).ipv6(s6, d6, 17),
+            (None, true) => l2.ipv6(s6, d6, 17),
+        };
+        let mut f = Vec::new();
+        let (want_proto, want_ports) = match kind {
+            0 => {
+                ip.udp(sport, dport).write(&mut f, &payload).unwrap();
+                (17, (sport, dport))
+            }
+            1 => {
+                ip.tcp(sport, dport, 7, 1024).syn().write(&mut f, &payload).unwrap();
+                (6, (sport, dport))
+            }
+            2 if !v6 => {
+                ip.icmpv4_echo_request(sport, dport).write(&mut f, &payload).unwrap();
+                (1, (sport, 0))
+            }
+            2 => {
+                ip.icmpv6_echo_request(sport, dport).write(&mut f, &payload).unwrap();
+                (58, (sport, 0))
+            }
+            _ if !v6 => {
+                ip.icmpv4_echo_reply(sport, dport).write(&mut f, &payload).unwrap();
+                (1, (0, sport))
+            }
+            _ => {
+                ip.icmpv6_echo_reply(sport, dport).write(&mut f, &payload).unwrap();
+                (58, (0, sport))
+            }
+        };
+        let m = parse(&f).unwrap();
+        let (src, dst) = if v6 { (FlowAddr::v6(s6), FlowAddr::v6(d6)) } else { (FlowAddr::v4(s4), FlowAddr::v4(d4)) };
+        prop_assert_eq!(m.key, FlowKey { src, dst, sport: want_ports.0, dport: want_ports.1, proto: want_proto, zone: 0 });
+        prop_assert_eq!(m.vlan.map(|t| t.vid), vid);
+        prop_assert_eq!(m.end, f.len());
+        prop_assert!(l4_checksum_ok(&f, &m));
+        if kind == 1 {
+            prop_assert_eq!(m.tcp_flags, tcp::flags::SYN);
+        }
+    }
+
+    #[test]
+    fn push_pop_vlan_round_trips(
+        frame in proptest::collection::vec(any::<u8>(), 14..100),
+        head in 4usize..32,
+        tci in any::<u16>(),
+    ) {
+        let mut buf = vec![0u8; head + frame.len() + 8];
+        buf[head..head + frame.len()].copy_from_slice(&frame);
+        let tag = VlanTag::from_tci(tci);
+        let (h, l) = ethernet::push_vlan(&mut buf, head, frame.len(), tag).unwrap();
+        prop_assert_eq!(ethernet::parse_link(&buf[h..h + l]).unwrap().vlan, Some(tag));
+        let (h2, l2, popped) = ethernet::pop_vlan(&mut buf, h, l).unwrap();
+        prop_assert_eq!((h2, l2, popped), (head, frame.len(), tag));
+        prop_assert_eq!(&buf[h2..h2 + l2], &frame[..]);
+    }
+
+    #[test]
+    fn decrement_ttl_keeps_the_header_valid(ttl in 2u8.., src in unicast4(), tos in any::<u8>(), ident in any::<[u8; 2]>()) {
+        let mut f = v4_from(src, 17, &[], 0, &udp(8, 8, 1, 2));
+        f[15] = tos;
+        f[18..20].copy_from_slice(&ident);
+        f = v4_patch(f, 8, &[ttl]);
+        prop_assert_eq!(ipv4::decrement_ttl(&mut f[14..]), Ok(ttl - 1));
+        let m = parse(&f).unwrap();
+        prop_assert_eq!(m.ttl, ttl - 1);
+    }
+}

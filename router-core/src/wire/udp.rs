@@ -153,6 +153,18 @@ mod tests {
     }
 
     #[test]
+    fn setters_leave_the_other_fields() {
+        let mut d = fixture();
+        let mut v = UdpDatagram::new_unchecked(&mut d[..]);
+        v.set_src_port(1);
+        v.set_dst_port(2);
+        v.set_len(9);
+        v.set_checksum(0xabcd);
+        assert_eq!((v.src_port(), v.dst_port(), v.len(), v.checksum()), (1, 2, 9, 0xabcd));
+        assert_eq!(&d[8..], b"abcd");
+    }
+
+    #[test]
     fn length_checks() {
         let d = fixture();
         assert_eq!(UdpDatagram::new_checked(&d[..7]).err(), Some(DropReason::UdpTruncated));
