@@ -73,7 +73,7 @@ fn prefix(a: [u8; 4], len: u8) -> Prefix {
     Prefix::new(Ipv4Addr::from(a).into(), len).expect("valid test prefix")
 }
 
-/// The lab topology as a pipeline config (both uplinks weight 1, distance 1, rescue `reset`).
+/// The lab topology as a pipeline config (both uplinks weight 1, distance 1, rescue `reset`, 16k flows).
 pub fn lab_config() -> PipelineConfig {
     let iface = |name: &str, port, vlan, mac, addr: [u8; 4], role| Interface {
         name: name.into(),
@@ -121,6 +121,7 @@ pub fn lab_config() -> PipelineConfig {
             Route { prefix: prefix([192, 0, 2, 128], 26), action: RouteAction::Blackhole },
             Route { prefix: prefix([192, 0, 2, 64], 26), action: RouteAction::Uplinks(GroupId(1)) },
         ],
+        conntrack: crate::conntrack::ConntrackConfig { capacity: 16_384, ..Default::default() },
         ..PipelineConfig::default()
     }
 }

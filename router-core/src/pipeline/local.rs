@@ -194,7 +194,7 @@ impl<N: Nat> Pipeline<N> {
         }
     }
 
-    fn count_generated(&mut self, sent: bool) {
+    pub(super) fn count_generated(&mut self, sent: bool) {
         if sent {
             self.stats.generated += 1;
         } else {

@@ -134,7 +134,7 @@ fn ext_chain(n: usize, last: u8) -> Vec<u8> {
     p
 }
 
-fn malformed_cases() -> Vec<(&'static str, Vec<u8>, DropReason)> {
+pub(crate) fn malformed_cases() -> Vec<(&'static str, Vec<u8>, DropReason)> {
     use DropReason::*;
     let mut loopback6 = [0u8; 16];
     loopback6[15] = 1;

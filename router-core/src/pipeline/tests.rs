@@ -1,0 +1,204 @@
+//! Pipeline tests that need no NAT (router-core alone): malformed input, local traffic, L2 handling, IPv6.
+//! The tests through the real NAT are in `router-core/tests/pipeline.rs`.
+
+use super::*;
+use crate::drop::DropReason;
+use crate::nat::NoNat;
+use crate::testkit::*;
+use crate::wire::{self, NetKind};
+
+const T0: Instant = Instant::from_secs(50);
+
+fn router() -> Pipeline<NoNat> {
+    let mut p = Pipeline::new(lab_config(), NoNat).unwrap();
+    warm(&mut p, T0);
+    p
+}
+
+#[test]
+fn every_malformed_frame_is_dropped_with_its_reason_and_counted() {
+    let cases = crate::wire::malformed::malformed_cases();
+    assert!(cases.len() >= 30, "the table must stay large");
+    let mut p = router();
+    for (name, frame, want) in cases {
+        for port in [LAN1, WAN1] {
+            let before = p.stats().drops.get(want);
+            let v = run(&mut p, T0, port, &frame).verdict;
+            assert_eq!(v, Verdict::Drop(want), "{name} on port {port}");
+            assert_eq!(p.stats().drops.get(want), before + 1, "{name}: counter");
+        }
+    }
+    assert!(p.conntrack().is_empty(), "no malformed frame created state");
+}
+
+#[test]
+fn truncations_of_a_valid_frame_at_every_length_never_panic_nor_forward() {
+    let mut p = router();
+    let good = V4::from_host1(INET).tcp(40000, 80, 1, None, 0x02, b"payload");
+    for len in 0..good.len() - 7 {
+        let v = run(&mut p, T0, LAN1, &good[..len]).verdict;
+        assert!(matches!(v, Verdict::Drop(_)), "truncated to {len}: {v:?}");
+    }
+}
+
+#[test]
+fn arp_request_for_us_is_answered_in_place_and_teaches_the_sender() {
+    let mut p = Pipeline::new(lab_config(), NoNat).unwrap();
+    let mut req = arp_reply(HOST1_MAC, HOST1, [0xff; 6], RTR_LAN1, None);
+    req[20..22].copy_from_slice(&[0, 1]);
+    req[32..38].copy_from_slice(&[0; 6]);
+    let out = run(&mut p, T0, LAN1, &req);
+    assert_eq!(out.verdict, Verdict::Forward(LAN1));
+    let m = wire::parse(&out.frame).unwrap();
+    assert_eq!(m.net, NetKind::Arp);
+    assert_eq!(m.arp.op, 2);
+    assert_eq!((m.arp.sha, m.arp.spa), (RTR_LAN1_MAC, RTR_LAN1));
+    assert_eq!((m.dst_mac, m.arp.tha, m.arp.tpa), (HOST1_MAC, HOST1_MAC, HOST1));
+    assert_eq!(p.neighbor(T0, 0, FlowAddr::v4(HOST1)), Some(HOST1_MAC));
+}
+
+#[test]
+fn arp_for_someone_else_is_dropped_and_strangers_fill_nothing() {
+    let mut p = Pipeline::new(lab_config(), NoNat).unwrap();
+    let mut req = arp_reply(HOST1_MAC, HOST1, [0xff; 6], [198, 18, 1, 99], None);
+    req[20..22].copy_from_slice(&[0, 1]);
+    assert_eq!(run(&mut p, T0, LAN1, &req).verdict, Verdict::Drop(DropReason::ArpNotForUs));
+    assert_eq!(p.neighbor(T0, 0, FlowAddr::v4(HOST1)), None);
+}
+
+#[test]
+fn gateway_is_resolved_by_housekeeping_and_learnt_from_its_reply() {
+    let mut p = Pipeline::new(lab_config(), NoNat).unwrap();
+    p.housekeeping(T0);
+    let mut reqs = Vec::new();
+    p.drain_generated(|port, f| reqs.push((port, f.to_vec())));
+    let wan1_req = reqs.iter().find(|(port, _)| *port == WAN1).expect("ARP for isp1's gateway");
+    let m = wire::parse(&wan1_req.1).unwrap();
+    assert_eq!(m.vlan.map(|t| t.vid), Some(832), "tagged like the uplink");
+    assert_eq!((m.arp.op, m.arp.spa, m.arp.tpa), (1, WAN1_ADDR, ISP1_GW));
+    // Not again right away.
+    p.housekeeping(T0);
+    let mut again = 0;
+    p.drain_generated(|_, _| again += 1);
+    assert_eq!(again, 0, "solicitations are rate limited");
+    run(&mut p, T0, WAN1, &arp_reply(ISP1_MAC, ISP1_GW, RTR_WAN1_MAC, WAN1_ADDR, Some(832)));
+    assert_eq!(p.gateway_mac(crate::uplink::UplinkId(0)), Some(ISP1_MAC));
+}
+
+#[test]
+fn frames_of_an_unknown_vlan_or_port_are_dropped() {
+    let mut p = router();
+    let mut tagged = V4::from_host1(INET);
+    tagged.vlan = Some(100);
+    assert_eq!(run(&mut p, T0, LAN1, &tagged.udp(1, 2, b"x")).verdict, Verdict::Drop(DropReason::VlanMismatch));
+    let mut untagged_on_wan1 = V4::from_isp1(INET, WAN1_ADDR);
+    untagged_on_wan1.vlan = None;
+    let v = run(&mut p, T0, WAN1, &untagged_on_wan1.udp(1, 2, b"x")).verdict;
+    assert_eq!(v, Verdict::Drop(DropReason::UnknownPort));
+    assert_eq!(run(&mut p, T0, 9, &V4::from_host1(INET).udp(1, 2, b"x")).verdict, Verdict::Drop(DropReason::UnknownPort));
+}
+
+#[test]
+fn egress_on_the_vlan_uplink_pushes_the_tag_and_ingress_pops_it() {
+    let mut cfg = lab_config();
+    cfg.routes.push(crate::fib::Route {
+        prefix: crate::prefix::Prefix::new(core::net::Ipv4Addr::from(INET).into(), 32).unwrap(),
+        action: crate::fib::RouteAction::Uplinks(crate::uplink::GroupId(2)),
+    });
+    cfg.groups.push(vec![crate::uplink::Candidate { uplink: crate::uplink::UplinkId(0), distance: 1, weight: 1 }]);
+    let mut p = Pipeline::new(cfg, NoNat).unwrap();
+    warm(&mut p, T0);
+    let sent = V4::from_host1(INET).udp(5000, 53, b"q");
+    let out = run(&mut p, T0, LAN1, &sent);
+    assert_eq!(out.verdict, Verdict::Forward(WAN1));
+    assert_eq!(out.frame.len(), sent.len() + 4);
+    let m = wire::parse(&out.frame).unwrap();
+    assert_eq!(m.vlan, Some(WAN1_VLAN));
+    assert_eq!((m.dst_mac, m.src_mac), (ISP1_MAC, RTR_WAN1_MAC));
+    // NoNat leaves the source alone; the answer comes back tagged and leaves the LAN untagged.
+    let back = run(&mut p, T0, WAN1, &V4::from_isp1(INET, HOST1).udp(53, 5000, b"a"));
+    assert_eq!(back.verdict, Verdict::Forward(LAN1));
+    assert_eq!(back.frame.len(), sent.len(), "the tag is popped towards the untagged LAN");
+    assert_eq!(wire::parse(&back.frame).unwrap().vlan, None);
+}
+
+#[test]
+fn no_uplink_alive_means_a_counted_drop() {
+    let mut p = router();
+    p.set_live(crate::uplink::UplinkSet::default());
+    let v = run(&mut p, T0, LAN1, &V4::from_host1(INET).udp(1, 2, b"x")).verdict;
+    assert_eq!(v, Verdict::Drop(DropReason::NoUplinkAvailable));
+}
+
+#[test]
+fn non_syn_tcp_and_echo_replies_without_a_flow_create_nothing() {
+    let mut p = router();
+    let c = V4::from_host1(INET);
+    assert_eq!(run(&mut p, T0, LAN1, &c.tcp(1, 2, 3, Some(4), 0x10, &[])).verdict, Verdict::Drop(DropReason::TcpNoFlow));
+    assert_eq!(run(&mut p, T0, LAN1, &c.echo_reply(1, 1)).verdict, Verdict::Drop(DropReason::IcmpUnsupportedType));
+    assert!(p.conntrack().is_empty());
+}
+
+#[test]
+fn a_tcp_segment_to_the_router_itself_is_not_forwarded() {
+    let mut p = router();
+    let v = run(&mut p, T0, LAN1, &V4::from_host1(RTR_LAN1).tcp(40000, 22, 1, None, 0x02, &[])).verdict;
+    assert_eq!(v, Verdict::Drop(DropReason::LocalUnhandled));
+}
+
+#[test]
+fn ipv6_neighbor_solicitation_for_our_address_gets_an_advertisement() {
+    let ours: [u8; 16] = "2001:db8:1::1".parse::<core::net::Ipv6Addr>().unwrap().octets();
+    let host: [u8; 16] = "2001:db8:1::2".parse::<core::net::Ipv6Addr>().unwrap().octets();
+    let mut cfg = lab_config();
+    cfg.interfaces[0].addrs.push((FlowAddr::v6(ours), 64));
+    let mut p = Pipeline::new(cfg, NoNat).unwrap();
+    let group = wire::icmpv6::solicited_node(ours);
+    let eth = wire::ethernet::EthernetRepr { dst: wire::icmpv6::multicast_mac(group), src: HOST1_MAC, vlan: None };
+    let mut ns = vec![0u8; 128];
+    let n = wire::icmpv6::emit_neighbor_solicitation(&mut ns, &eth, host, group, ours).unwrap();
+    let out = run(&mut p, T0, LAN1, &ns[..n]);
+    assert_eq!(out.verdict, Verdict::Consumed);
+    let (port, na) = &out.generated[0];
+    assert_eq!(*port, LAN1);
+    let m = wire::parse(na).unwrap();
+    assert_eq!(m.icmp, Some((136, 0)));
+    assert_eq!(m.key.dst, FlowAddr::v6(host));
+    assert!(wire::l4_checksum_ok(na, &m));
+    assert_eq!(p.neighbor(T0, 0, FlowAddr::v6(host)), Some(HOST1_MAC));
+}
+
+#[test]
+fn batch_order_is_kept_and_a_new_flow_seen_twice_in_one_batch_is_created_once() {
+    let mut p = router();
+    let syn = V4::from_host1(INET).udp(5555, 53, b"q");
+    let bad = vec![0u8; 10];
+    let mut bufs: Vec<Vec<u8>> = [&syn, &bad, &syn]
+        .iter()
+        .map(|f| {
+            let mut b = vec![0u8; HEADROOM];
+            b.extend_from_slice(f);
+            b
+        })
+        .collect();
+    let mut frames: Vec<Frame<'_>> =
+        bufs.iter_mut().map(|b| Frame { len: b.len() - HEADROOM, buf: b, head: HEADROOM, ingress: LAN1 }).collect();
+    let mut verdicts = [Verdict::Consumed; 3];
+    let rx_before = p.stats().rx;
+    p.process(T0, &mut frames, &mut verdicts);
+    assert!(matches!(verdicts[0], Verdict::Forward(_)));
+    assert_eq!(verdicts[1], Verdict::Drop(DropReason::EthernetTruncated));
+    assert_eq!(verdicts[0], verdicts[2]);
+    assert_eq!(p.stats().new_flows, 1);
+    assert_eq!(p.stats().rx - rx_before, 3);
+}
+
+#[test]
+fn bad_references_in_config_are_refused() {
+    let mut cfg = lab_config();
+    cfg.uplinks[0].iface = 42;
+    assert!(matches!(Pipeline::new(cfg, NoNat), Err(BuildError::BadReference(_))));
+    let mut cfg = lab_config();
+    cfg.groups[0].push(crate::uplink::Candidate { uplink: crate::uplink::UplinkId(9), distance: 1, weight: 1 });
+    assert!(matches!(Pipeline::new(cfg, NoNat), Err(BuildError::BadReference(_))));
+}
