@@ -8,6 +8,7 @@
 
 pub mod drop;
 pub mod flow;
+pub mod health;
 pub mod nat;
 pub mod pipeline;
 pub mod time;
