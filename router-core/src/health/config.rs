@@ -217,7 +217,9 @@ impl Damping {
         if self.ceiling() <= self.suppress_above as f64 {
             return Err(HealthConfigError::DampingUnreachable {
                 max_hold: self.max_hold,
-                needed: self.hold_for(self.suppress_above as f64 * 1.000_001),
+                needed: Duration::from_secs_f64(
+                    self.half_life.as_secs_f64() * (self.suppress_above as f64 / self.reuse_below as f64).log2(),
+                ),
             });
         }
         Ok(())

@@ -256,9 +256,7 @@ impl UplinkHealth {
     }
 
     fn failing(&self) -> TargetSet {
-        (0..self.targets.len())
-            .filter(|&t| self.targets[t].fault().is_some())
-            .fold(TargetSet::EMPTY, TargetSet::with)
+        (0..self.targets.len()).filter(|&t| self.targets[t].fault().is_some()).fold(TargetSet::EMPTY, TargetSet::with)
     }
 
     /// Re-judges every target, then the uplink: at most one transition per input.

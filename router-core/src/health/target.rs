@@ -34,6 +34,8 @@ struct WindowStats {
     run_ok: u32,
     /// Number of the oldest probe of that answered run.
     run_ok_start: u64,
+    /// Probes sent in the part of the window the statistics may use, pending ones included.
+    span: u32,
     resolved: u32,
     lost: u32,
     replied: u32,
@@ -49,6 +51,12 @@ impl WindowStats {
         (self.lost * 100).checked_div(self.resolved).unwrap_or(0) as u8
     }
 
+    /// Whether the window has filled since the floor: a ratio over a half-empty window is noise. Probes still
+    /// in flight count towards filling it, else a window with one probe always pending would never be full.
+    fn full(&self, cfg: &HealthConfig) -> bool {
+        self.span as usize >= cfg.window
+    }
+
     /// Enough answers for an RTT average to mean something.
     fn rtt_judgeable(&self, cfg: &HealthConfig) -> bool {
         self.replied as usize >= (cfg.window / 2).max(1)
@@ -59,8 +67,7 @@ impl WindowStats {
         if self.run_lost >= cfg.down_after {
             return Some(TargetFault::ProbesLost);
         }
-        // A ratio over a half-empty window is noise: judge only a full one.
-        if self.resolved as usize >= cfg.window && self.lost * 100 > cfg.loss_threshold_pct as u32 * self.resolved {
+        if self.full(cfg) && self.lost * 100 > cfg.loss_threshold_pct as u32 * self.resolved {
             return Some(TargetFault::LossAbove);
         }
         match (cfg.rtt_threshold, self.avg_rtt()) {
@@ -73,8 +80,7 @@ impl WindowStats {
     /// are lower than the ones that fail it (half the loss, 80 % of the RTT) so that a path sitting at a
     /// threshold does not flip at every probe.
     fn recovered(&self, cfg: &HealthConfig) -> bool {
-        let loss_ok = (self.resolved as usize) < cfg.window
-            || self.lost * 200 <= cfg.loss_threshold_pct as u32 * self.resolved;
+        let loss_ok = !self.full(cfg) || self.lost * 200 <= cfg.loss_threshold_pct as u32 * self.resolved;
         let rtt_ok = match (cfg.rtt_threshold, self.avg_rtt()) {
             (Some(limit), Some(avg)) if self.rtt_judgeable(cfg) => avg * 5 <= limit * 4,
             _ => true,
@@ -202,6 +208,7 @@ impl Target {
         let oldest = self.sent.saturating_sub(window).max(self.floor);
         let mut s = WindowStats::default();
         let mut run_open = true;
+        s.span = (self.sent - oldest) as u32;
         for n in (oldest..self.sent).rev() {
             match self.slots[(n % window) as usize].outcome {
                 Outcome::Empty | Outcome::Pending(_) => {}
