@@ -43,7 +43,7 @@ pub const MIN_FAST_INTERVAL: Duration = Duration::from_millis(20);
 /// Counted from the instant the path died instead, add at most one probe spacing less the RTT (the last
 /// probe answered left one RTT before the outage): 316.7 ms for 3 targets with a 0 ms RTT, less with a real one.
 /// While [`super::UplinkState::Suspect`], probing at `fast_interval` (50 ms) shortens all of these.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthConfig {
     /// Number of probe targets (gateway and upstream hosts), 1 to [`MAX_TARGETS`].
     pub targets: usize,
@@ -166,7 +166,7 @@ impl Default for HealthConfig {
 /// `10 s * log2(penalty / 750)`: up to 20 s after three quick downs, longer the more it keeps flapping.
 /// The penalty is capped at `reuse_below * 2^(max_hold / half_life)`, so the hold after the last down is never
 /// longer than `max_hold`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Damping {
     /// Penalty added by each down; 0 disables damping.
     pub penalty_per_down: u32,
@@ -268,7 +268,7 @@ impl Default for SynWatch {
 }
 
 /// Why a [`HealthConfig`] was rejected; the message names the configuration key.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HealthConfigError {
     /// Target count outside 1..=8.
     Targets(usize),

@@ -184,6 +184,7 @@ impl UplinkHealth {
     /// The probe to send now, if one is due; call until `None`. Probes go to targets round-robin, one every
     /// `interval / targets` (`fast_interval / targets` while suspect). A caller that is late gets one probe,
     /// not a burst to catch up.
+    #[must_use = "a probe not sent is a probe lost: it counts against the uplink"]
     pub fn poll_probe(&mut self, now: Instant) -> Option<ProbeRequest> {
         let now = self.observe(now);
         if now < self.next_due {

@@ -15,10 +15,14 @@ impl TargetSet {
     /// No target.
     pub const EMPTY: TargetSet = TargetSet(0);
 
-    /// This set plus `target`.
+    /// This set plus `target`; unchanged if `target` is not below [`MAX_TARGETS`].
     #[inline]
     pub const fn with(self, target: usize) -> TargetSet {
-        TargetSet(self.0 | (1 << target))
+        if target < MAX_TARGETS {
+            TargetSet(self.0 | (1 << target))
+        } else {
+            self
+        }
     }
 
     /// This set without any target of `other`.

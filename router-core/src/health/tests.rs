@@ -436,15 +436,24 @@ fn link_down_is_immediate_and_recovery_needs_fresh_answers() {
 // ---------------------------------------------------------------------------------------------------------------
 // Flap damping
 
-/// Up for a second, down for a second, for a minute; then up for good.
-fn flapping() -> Network {
-    path(|t| t >= Instant::from_secs(60) || t.as_millis() / 1000 % 2 == 0)
+/// Up for `half_ms`, down for `half_ms`, for a minute; then up for good.
+fn flapping(half_ms: u64) -> Network {
+    path(move |t| t >= Instant::from_secs(60) || t.as_millis() / half_ms % 2 == 0)
 }
 
 #[test]
-fn flapping_is_held_down_longer_with_each_flap_and_released_when_the_penalty_decays() {
+fn flapping_every_second_is_held_down_longer_with_each_flap_and_released_when_the_penalty_decays() {
+    check_flap_damping(1000, 20);
+}
+
+#[test]
+fn flapping_every_two_seconds_is_held_down_longer_with_each_flap_and_released_when_the_penalty_decays() {
+    check_flap_damping(2000, 10);
+}
+
+fn check_flap_damping(half_ms: u64, min_holds: usize) {
     let cfg = HealthConfig::default();
-    let mut sim = Sim::new(cfg, flapping());
+    let mut sim = Sim::new(cfg, flapping(half_ms));
     sim.run_until(Instant::from_secs(150));
 
     let damped: Vec<(Instant, Instant)> = sim
@@ -455,7 +464,7 @@ fn flapping_is_held_down_longer_with_each_flap_and_released_when_the_penalty_dec
             _ => None,
         })
         .collect();
-    assert!(damped.len() >= 20, "held down on almost every recovery: {}", damped.len());
+    assert!(damped.len() >= min_holds, "held down on almost every recovery: {}", damped.len());
     let first_hold = damped[0].1 - damped[0].0;
     let last_hold = damped.last().map(|&(at, until)| until - at).unwrap();
     assert!(last_hold > first_hold + Duration::from_secs(5), "{first_hold:?} then {last_hold:?}");
@@ -463,7 +472,7 @@ fn flapping_is_held_down_longer_with_each_flap_and_released_when_the_penalty_dec
 
     // From the first hold to the end of the flapping, never usable.
     let first_hold_at = damped[0].0;
-    assert!(first_hold_at < Instant::from_secs(8), "suppressed by the third flap");
+    assert!(first_hold_at < at_ms(half_ms * 6 + 500), "suppressed by the third flap: {first_hold_at:?}");
     assert!(sim
         .transitions_after(first_hold_at)
         .filter(|t| t.at < Instant::from_secs(60))
@@ -489,7 +498,7 @@ fn the_hold_is_bounded_by_max_hold() {
         ..Damping::default()
     };
     let cfg = HealthConfig { damping, ..HealthConfig::default() };
-    let mut sim = Sim::new(cfg, flapping());
+    let mut sim = Sim::new(cfg, flapping(1000));
     sim.run_until(Instant::from_secs(200));
     let last_down = sim.log.iter().rev().find(|t| t.to == UplinkState::Down).unwrap().at;
     let release = *sim.log.last().unwrap();
@@ -502,7 +511,7 @@ fn the_hold_is_bounded_by_max_hold() {
 #[test]
 fn without_damping_a_flapping_uplink_follows_the_probes() {
     let cfg = HealthConfig { damping: Damping::disabled(), ..HealthConfig::default() };
-    let mut sim = Sim::new(cfg, flapping());
+    let mut sim = Sim::new(cfg, flapping(1000));
     sim.run_until(Instant::from_secs(70));
     assert!(sim.log.iter().all(|t| t.to != UplinkState::HeldDown));
     assert_eq!(sim.log.iter().filter(|t| t.to == UplinkState::Up).count(), 31);
