@@ -593,31 +593,49 @@ fn sequence_numbers_wrap_around() {
 
 #[test]
 fn next_deadline_is_never_before_now_and_no_probe_comes_before_it() {
+    /// Applies one input and checks that the transition it returns, if any, is the state change it made.
+    fn checked(
+        h: &mut UplinkHealth,
+        now: Instant,
+        entered: &mut [bool; 4],
+        input: impl FnOnce(&mut UplinkHealth) -> Option<Transition>,
+    ) {
+        let before = h.state();
+        match input(h) {
+            Some(t) => {
+                assert_eq!((t.at, t.from, t.to), (now, before, h.state()));
+                entered[t.to as usize] = true;
+            }
+            None => assert_eq!(h.state(), before),
+        }
+        assert_eq!(h.is_usable(), h.state() == UplinkState::Up);
+    }
+
     let mut rng = Rng(42);
-    let mut h = UplinkHealth::new(HealthConfig::default(), Instant::ZERO).unwrap();
+    let syn_watch = SynWatch { cooldown: ms(500), ..SynWatch::default() };
+    let mut h = UplinkHealth::new(HealthConfig { syn_watch, ..HealthConfig::default() }, Instant::ZERO).unwrap();
     let mut now = Instant::ZERO;
     // The latest `now` the machine was given: "now" as far as it knows.
     let mut given = Instant::ZERO;
     let mut inflight: Vec<(Instant, usize, u16)> = Vec::new();
     let mut probes = 0;
+    let mut entered = [false; 4];
     for _ in 0..50_000 {
         now = now + Duration::from_micros(rng.next() % 40_000);
-        if rng.percent() < 3 {
-            h.on_link_down(now);
+        if rng.next() % 1000 < 3 {
+            checked(&mut h, now, &mut entered, |h| h.on_link_down(now));
             given = now;
         }
         if rng.percent() < 2 {
-            h.on_syn_stats(now, 50, 0);
+            checked(&mut h, now, &mut entered, |h| h.on_syn_stats(now, 50, 0));
             given = now;
         }
-        inflight.retain(|&(arrive, target, seq)| {
-            let due = arrive <= now;
-            if due {
-                h.on_reply(now, target, seq);
-                given = now;
-            }
-            !due
-        });
+        inflight.sort_by_key(|r| r.0);
+        while inflight.first().is_some_and(|r| r.0 <= now) {
+            let (_, target, seq) = inflight.remove(0);
+            checked(&mut h, now, &mut entered, |h| h.on_reply(now, target, seq));
+            given = now;
+        }
         let deadline = h.next_deadline();
         assert!(deadline >= given);
         if now < deadline {
@@ -625,17 +643,18 @@ fn next_deadline_is_never_before_now_and_no_probe_comes_before_it() {
             assert_eq!(h.next_deadline(), deadline);
             continue;
         }
-        h.on_tick(now);
+        checked(&mut h, now, &mut entered, |h| h.on_tick(now));
         given = now;
         while let Some(p) = h.poll_probe(now) {
             probes += 1;
-            if rng.percent() < 80 {
-                inflight.push((now + Duration::from_micros(rng.next() % 200_000), p.target, p.seq));
+            if rng.percent() < 90 {
+                inflight.push((now + Duration::from_micros(rng.next() % 160_000), p.target, p.seq));
             }
         }
         assert!(h.next_deadline() > now, "after tick and polls, nothing is due at once");
     }
     assert!(probes > 10_000);
+    assert_eq!(entered, [true; 4], "every state entered");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
