@@ -39,7 +39,8 @@ impl Fib {
             let a = r.prefix.addr().v4_octets();
             (a, r.prefix.prefix_len(), r.action)
         });
-        let v6 = routes.iter().filter(|r| !r.prefix.is_v4()).map(|r| (r.prefix.addr().0, r.prefix.prefix_len(), r.action));
+        let v6 =
+            routes.iter().filter(|r| !r.prefix.is_v4()).map(|r| (r.prefix.addr().0, r.prefix.prefix_len(), r.action));
         Ok(Fib { v4: Lpm4::build(v4)?, v6: Lpm6::build(v6)? })
     }
 

@@ -10,6 +10,7 @@ pub mod conntrack;
 pub mod drop;
 pub mod fib;
 pub mod flow;
+pub mod health;
 pub mod lpm;
 pub mod nat;
 pub mod neighbor;

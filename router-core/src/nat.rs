@@ -99,6 +99,30 @@ pub trait Nat {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoNat;
 
+impl Nat for NoNat {
+    fn bind(&mut self, _now: Instant, orig: &FlowKey, _uplink: UplinkId) -> Result<Binding, DropReason> {
+        Ok(Binding { reply: orig.reversed(), deltas: Deltas::default() })
+    }
+
+    fn release(&mut self, _now: Instant, _orig: &FlowKey, _reply: &FlowKey, _uplink: UplinkId) {}
+
+    fn lookup_external(&self, _proto: u8, _addr: FlowAddr, _port: u16) -> Option<(FlowAddr, u16)> {
+        None
+    }
+
+    fn rewrite(&self, _frame: &mut [u8], _meta: &PacketMeta, _to: &FlowKey, _deltas: Deltas) {}
+
+    fn rewrite_icmp_error(
+        &self,
+        _frame: &mut [u8],
+        _meta: &PacketMeta,
+        _outer: &FlowKey,
+        _quoted: &FlowKey,
+    ) -> Result<(), DropReason> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,29 +152,5 @@ mod tests {
         let icmp_to = FlowKey { src: FlowAddr::v4([198, 51, 100, 2]), sport: 9, ..icmp };
         let d = deltas_between(&icmp, &icmp_to);
         assert_eq!(d.l4, checksum::delta(&[0, 7], &[0, 9]), "ICMPv4 checksum covers the id only");
-    }
-}
-
-impl Nat for NoNat {
-    fn bind(&mut self, _now: Instant, orig: &FlowKey, _uplink: UplinkId) -> Result<Binding, DropReason> {
-        Ok(Binding { reply: orig.reversed(), deltas: Deltas::default() })
-    }
-
-    fn release(&mut self, _now: Instant, _orig: &FlowKey, _reply: &FlowKey, _uplink: UplinkId) {}
-
-    fn lookup_external(&self, _proto: u8, _addr: FlowAddr, _port: u16) -> Option<(FlowAddr, u16)> {
-        None
-    }
-
-    fn rewrite(&self, _frame: &mut [u8], _meta: &PacketMeta, _to: &FlowKey, _deltas: Deltas) {}
-
-    fn rewrite_icmp_error(
-        &self,
-        _frame: &mut [u8],
-        _meta: &PacketMeta,
-        _outer: &FlowKey,
-        _quoted: &FlowKey,
-    ) -> Result<(), DropReason> {
-        Ok(())
     }
 }

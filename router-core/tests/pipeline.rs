@@ -454,10 +454,10 @@ fn expired_flows_release_their_nat_binding() {
 
 #[test]
 fn ttl_decrement_keeps_header_valid_for_every_ttl() {
+    let mut p = router();
     for ttl in 2..=255u8 {
-        let mut p = router();
         let c = V4 { ttl, ..V4::from_host1(INET) };
-        let (_, f, m) = through(&mut p, T0, LAN1, &c.udp(1, 2, b"x"));
+        let (_, f, m) = through(&mut p, T0, LAN1, &c.udp(1000 + ttl as u16, 2, b"x"));
         assert_eq!(ipv4::Ipv4Packet::new_unchecked(&f[m.l3..m.l4]).ttl(), ttl - 1);
     }
 }

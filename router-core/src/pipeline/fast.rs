@@ -38,8 +38,12 @@ impl<N: Nat> Pipeline<N> {
         }
         let flow = *self.ct.get(id);
         let (to, deltas, egress, hop) = match dir {
-            Direction::Original => (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, &flow)),
-            Direction::Reply => (flow.orig.reversed(), flow.deltas.negated(), flow.orig_iface, NextHop::Mac(flow.orig_mac)),
+            Direction::Original => {
+                (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, &flow))
+            }
+            Direction::Reply => {
+                (flow.orig.reversed(), flow.deltas.negated(), flow.orig_iface, NextHop::Mac(flow.orig_mac))
+            }
         };
         let translate = if flow.translated { Some((&to, deltas)) } else { None };
         self.forward(now, frame, meta, translate, egress, hop)

@@ -75,6 +75,6 @@ mod tests {
         g.drain(|p, f| seen.push((p, f.len(), f[0])));
         assert_eq!(seen, vec![(1, 60, 7), (2, 64, 0)]);
         assert!(g.is_empty());
-        assert!(g.push(4, |_| Some(MAX_GENERATED_LEN + 1)) == false);
+        assert!(!g.push(4, |_| Some(MAX_GENERATED_LEN + 1)), "a length beyond the buffer is refused");
     }
 }

@@ -12,7 +12,13 @@ use crate::wire::PacketMeta;
 
 impl<N: Nat> Pipeline<N> {
     /// An ICMP or ICMPv6 error carrying a quoted packet.
-    pub(super) fn icmp_error(&mut self, now: Instant, frame: &mut Frame<'_>, meta: &PacketMeta, _iface: IfaceId) -> Verdict {
+    pub(super) fn icmp_error(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        _iface: IfaceId,
+    ) -> Verdict {
         let Some(q) = meta.quoted else { return Verdict::Drop(DropReason::IcmpErrorBadQuote) };
         // The quoted packet travelled opposite to the error: the error belongs to the direction whose key is
         // the quoted key reversed.

@@ -91,7 +91,13 @@ impl<N: Nat> Pipeline<N> {
     }
 
     /// An IP packet addressed to one of our addresses (or ND multicast) that matched no flow.
-    pub(super) fn local_ip(&mut self, now: Instant, frame: &mut Frame<'_>, meta: &PacketMeta, iface: IfaceId) -> Verdict {
+    pub(super) fn local_ip(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        iface: IfaceId,
+    ) -> Verdict {
         if is_nd(meta) {
             return self.nd(now, frame, meta, iface);
         }
@@ -111,7 +117,8 @@ impl<N: Nat> Pipeline<N> {
                 Some((t, 0)) if t == echo.1 => {
                     if let Some(u) = self.probe_uplink(meta, iface) {
                         self.stats.probe_replies += 1;
-                        let seq = frame.bytes().get(meta.l4 + 6..meta.l4 + 8).map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
+                        let seq =
+                            frame.bytes().get(meta.l4 + 6..meta.l4 + 8).map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
                         if self.probe_replies.len() < self.probe_replies.capacity() {
                             self.probe_replies.push(ProbeReply { uplink: u, from: meta.key.src, seq, at: now });
                         }
@@ -130,7 +137,11 @@ impl<N: Nat> Pipeline<N> {
                     IfaceRole::Lan => None,
                 });
                 if let Some(u) = target {
-                    let port = if matches!(meta.key.proto, proto::ICMP | proto::ICMPV6) { meta.key.sport } else { meta.key.dport };
+                    let port = if matches!(meta.key.proto, proto::ICMP | proto::ICMPV6) {
+                        meta.key.sport
+                    } else {
+                        meta.key.dport
+                    };
                     if let Some(inner) = self.nat.lookup_external(meta.key.proto, meta.key.dst, port) {
                         return self.hairpin(now, frame, meta, iface, u, inner);
                     }
@@ -180,9 +191,9 @@ impl<N: Nat> Pipeline<N> {
                     | icmpv6::na_flags::OVERRIDE
                     | if unspecified { 0 } else { icmpv6::na_flags::SOLICITED };
                 let port = i.port;
-                let sent = self.generated.push(port, |b| {
-                    icmpv6::emit_neighbor_advertisement(b, &eth, target.0, dst, target.0, flags)
-                });
+                let sent = self
+                    .generated
+                    .push(port, |b| icmpv6::emit_neighbor_advertisement(b, &eth, target.0, dst, target.0, flags));
                 self.count_generated(sent);
                 Verdict::Consumed
             }

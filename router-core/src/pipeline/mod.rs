@@ -321,7 +321,11 @@ impl<N: Nat> Pipeline<N> {
             neighbors: Neighbors::new(cfg.neighbor),
             generated: Generated::new(1024),
             probe_replies: Vec::with_capacity(256),
-            icmp_limit: RateLimit { per_sec: cfg.icmp_errors_per_sec, tokens: cfg.icmp_errors_per_sec, refilled: Instant::ZERO },
+            icmp_limit: RateLimit {
+                per_sec: cfg.icmp_errors_per_sec,
+                tokens: cfg.icmp_errors_per_sec,
+                refilled: Instant::ZERO,
+            },
             misses: Vec::with_capacity(256),
             expire_budget: cfg.expire_budget,
             ifaces: cfg.interfaces,
@@ -337,13 +341,9 @@ impl<N: Nat> Pipeline<N> {
         self.misses.clear();
         for (i, frame) in frames.iter_mut().enumerate() {
             self.stats.rx += 1;
-            verdicts[i] = match self.classify(now, frame) {
-                Ok(v) => v,
-                Err(miss) => {
-                    self.misses.push(Miss { index: i, ..miss });
-                    continue;
-                }
-            };
+            if let Some(v) = self.classify(now, frame, i) {
+                verdicts[i] = v;
+            }
         }
         for k in 0..self.misses.len() {
             let Miss { index, meta, iface } = self.misses[k];
@@ -364,30 +364,33 @@ impl<N: Nat> Pipeline<N> {
     }
 
     /// First pass: parse, find the interface, answer local traffic, and run the fast path on a conntrack hit.
-    /// A miss comes back as `Err` for the slow pass.
+    /// A miss is recorded for the slow pass and gets no verdict yet (`None`).
     #[inline]
-    fn classify(&mut self, now: Instant, frame: &mut Frame<'_>) -> Result<Verdict, Miss> {
+    fn classify(&mut self, now: Instant, frame: &mut Frame<'_>, index: usize) -> Option<Verdict> {
         let mut meta = match crate::wire::parse(frame.bytes()) {
             Ok(m) => m,
-            Err(r) => return Ok(Verdict::Drop(r)),
+            Err(r) => return Some(Verdict::Drop(r)),
         };
         let Some(iface) = self.iface_of(frame.ingress, meta.vlan) else {
             let r = if meta.vlan.is_some() { DropReason::VlanMismatch } else { DropReason::UnknownPort };
-            return Ok(Verdict::Drop(r));
+            return Some(Verdict::Drop(r));
         };
         if meta.net == crate::wire::NetKind::Arp {
-            return Ok(self.arp(now, frame, &meta, iface));
+            return Some(self.arp(now, frame, &meta, iface));
         }
         meta.key.zone = self.ifaces[iface as usize].zone;
         if meta.quoted.is_some() {
-            return Ok(self.icmp_error(now, frame, &meta, iface));
+            return Some(self.icmp_error(now, frame, &meta, iface));
         }
         if meta.fragment == crate::wire::Fragment::Later {
-            return Ok(Verdict::Drop(DropReason::Fragment));
+            return Some(Verdict::Drop(DropReason::Fragment));
         }
         match self.ct.lookup(now, &meta.key) {
-            Some((id, dir)) => Ok(self.fast_path(now, frame, &meta, id, dir)),
-            None => Err(Miss { index: 0, meta, iface }),
+            Some((id, dir)) => Some(self.fast_path(now, frame, &meta, id, dir)),
+            None => {
+                self.misses.push(Miss { index, meta, iface });
+                None
+            }
         }
     }
 

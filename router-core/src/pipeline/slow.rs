@@ -19,7 +19,13 @@ pub(super) const ICMP_ADMIN_PROHIBITED: (u8, u8) = (3, 13);
 
 impl<N: Nat> Pipeline<N> {
     /// A packet that missed conntrack in the first pass.
-    pub(super) fn slow_path(&mut self, now: Instant, frame: &mut Frame<'_>, meta: &PacketMeta, iface: IfaceId) -> Verdict {
+    pub(super) fn slow_path(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        iface: IfaceId,
+    ) -> Verdict {
         // An earlier packet of this batch may have created the flow.
         if let Some((id, dir)) = self.ct.lookup(now, &meta.key) {
             return self.fast_path(now, frame, meta, id, dir);
@@ -119,7 +125,14 @@ impl<N: Nat> Pipeline<N> {
     }
 
     /// Tracks and forwards a new flow routed without NAT to a connected network (LAN to LAN).
-    fn new_routed_flow(&mut self, now: Instant, frame: &mut Frame<'_>, meta: &PacketMeta, iface: IfaceId, egress: IfaceId) -> Verdict {
+    fn new_routed_flow(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        iface: IfaceId,
+        egress: IfaceId,
+    ) -> Verdict {
         if egress == iface {
             return Verdict::Drop(DropReason::Reflection);
         }
@@ -168,7 +181,8 @@ impl<N: Nat> Pipeline<N> {
             Err(r) => return Verdict::Drop(r),
         };
         // What the inner host sees: from the sender's external mapping, to itself.
-        let seen = FlowKey { src: binding.reply.dst, sport: binding.reply.dport, dst: inner, dport: inner_port, ..meta.key };
+        let seen =
+            FlowKey { src: binding.reply.dst, sport: binding.reply.dport, dst: inner, dport: inner_port, ..meta.key };
         let mut reply = seen.reversed();
         reply.zone = self.ifaces[egress as usize].zone;
         let deltas = crate::nat::deltas_between(&meta.key, &seen);
@@ -195,7 +209,13 @@ impl<N: Nat> Pipeline<N> {
 
     /// Inserts a flow, releasing the NAT binding of any flow evicted for room; on refusal releases this
     /// flow's binding, tells the client (rate limited) and returns the verdict.
-    fn insert_flow(&mut self, now: Instant, frame: &mut Frame<'_>, meta: &PacketMeta, new: NewFlow) -> Result<u32, Verdict> {
+    fn insert_flow(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        meta: &PacketMeta,
+        new: NewFlow,
+    ) -> Result<u32, Verdict> {
         match self.ct.insert(now, new) {
             Ok((id, evicted)) => {
                 if let Some(ev) = evicted {

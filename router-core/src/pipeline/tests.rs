@@ -95,7 +95,10 @@ fn frames_of_an_unknown_vlan_or_port_are_dropped() {
     untagged_on_wan1.vlan = None;
     let v = run(&mut p, T0, WAN1, &untagged_on_wan1.udp(1, 2, b"x")).verdict;
     assert_eq!(v, Verdict::Drop(DropReason::UnknownPort));
-    assert_eq!(run(&mut p, T0, 9, &V4::from_host1(INET).udp(1, 2, b"x")).verdict, Verdict::Drop(DropReason::UnknownPort));
+    assert_eq!(
+        run(&mut p, T0, 9, &V4::from_host1(INET).udp(1, 2, b"x")).verdict,
+        Verdict::Drop(DropReason::UnknownPort)
+    );
 }
 
 #[test]
@@ -134,7 +137,10 @@ fn no_uplink_alive_means_a_counted_drop() {
 fn non_syn_tcp_and_echo_replies_without_a_flow_create_nothing() {
     let mut p = router();
     let c = V4::from_host1(INET);
-    assert_eq!(run(&mut p, T0, LAN1, &c.tcp(1, 2, 3, Some(4), 0x10, &[])).verdict, Verdict::Drop(DropReason::TcpNoFlow));
+    assert_eq!(
+        run(&mut p, T0, LAN1, &c.tcp(1, 2, 3, Some(4), 0x10, &[])).verdict,
+        Verdict::Drop(DropReason::TcpNoFlow)
+    );
     assert_eq!(run(&mut p, T0, LAN1, &c.echo_reply(1, 1)).verdict, Verdict::Drop(DropReason::IcmpUnsupportedType));
     assert!(p.conntrack().is_empty());
 }
