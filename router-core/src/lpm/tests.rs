@@ -190,7 +190,7 @@ fn v6_nested_prefixes_pick_the_longest() {
 
 #[test]
 fn v6_lengths_off_the_stride_grid() {
-    // 16 + 6k is a node boundary; these fall inside strides, and /126, /127 in the padded last one.
+    // 16 + 8k is a node boundary; these fall inside strides, /126 and /127 inside the last one.
     let t = table6(&[
         ("2001:db8::", 17, 1),
         ("2001:db8::", 23, 2),
