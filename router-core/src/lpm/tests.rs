@@ -216,6 +216,22 @@ fn v6_lengths_off_the_stride_grid() {
 }
 
 #[test]
+fn v6_lone_long_prefix_is_a_tail_not_a_chain_of_nodes() {
+    let t = table6(&[("2001:db8:abcd::", 48, 1), ("2001::", 16, 2)]);
+    assert_eq!(t.nodes(), 1, "one node under the root, then the /48 as a tail");
+    assert_eq!(t.lookup(v6("2001:db8:abcd:ffff::")), Some(1));
+    assert_eq!(t.lookup(v6("2001:db8:abce::")), Some(2));
+    assert_eq!(t.lookup(v6("2001:dbf::")), Some(2));
+    assert_eq!(t.lookup(v6("2002::")), None);
+    // A second prefix in the same /32 turns the tail into nodes down to where the two part (bits 32..40).
+    let t = table6(&[("2001:db8:abcd::", 48, 1), ("2001:db8:1::", 48, 3)]);
+    assert_eq!(t.nodes(), 3);
+    assert_eq!(t.lookup(v6("2001:db8:abcd::1")), Some(1));
+    assert_eq!(t.lookup(v6("2001:db8:1::1")), Some(3));
+    assert_eq!(t.lookup(v6("2001:db8:2::1")), None);
+}
+
+#[test]
 fn v6_later_duplicate_replaces_earlier() {
     let t =
         table6(&[("2001:db8::", 32, 1), ("2001:db8:ffff::", 32, 2), ("2001:db8:1::", 48, 3), ("2001:db8:1::", 48, 4)]);
