@@ -11,8 +11,9 @@
 //! and the slots for inside and outside it, as a path-compressed trie would. Random /48s mostly end this way
 //! two levels below the root rather than four.
 //!
-//! Compared with 6-bit strides (one word per node), a /48 takes 4 node reads instead of 6; the price is 96
-//! bytes per node instead of 24, and the lookup still touches one 24-byte word per level.
+//! Compared with Poptrie's 6-bit strides (one word per node), a path takes one node read per 8 bits instead of
+//! per 6 (a /48 under its /32: 4 instead of 6); the price is 96 bytes per node instead of 24, while a lookup
+//! still touches a single 24-byte word per level.
 
 use core::fmt;
 use core::hash::Hash;
