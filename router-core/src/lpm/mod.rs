@@ -6,12 +6,13 @@
 //!
 //! - [`Lpm4`] is DIR-24-8 (as in DPDK's `rte_lpm`): one `u32` slot per /24, and an 8-bit extension group of
 //!   256 slots for each /24 that holds something longer. One read for prefixes up to /24, two beyond.
-//! - [`Lpm6`] is a multibit trie with a 16-bit direct-indexed root and 6-bit strides below it, each node
-//!   compressed to two 64-bit bitmaps (child / leaf-run starts) and two base indices (the Poptrie layout), so
-//!   that a sparse IPv6 table costs tens of bytes per node instead of a kilobyte.
+//! - [`Lpm6`] is a multibit trie with a 16-bit direct-indexed root and 8-bit strides below it, each node
+//!   compressed to child and leaf-run bitmaps with base indices (the Poptrie layout), and a lone prefix below
+//!   a node kept as a "tail" rather than a chain of nodes, so that a sparse IPv6 table costs about 65 bytes
+//!   per prefix instead of kilobytes.
 //!
 //! Slots never hold a `V`: each distinct value is stored once in a side vector and a slot holds its index plus
-//! one (zero means "no route"), or a child index with [`CHILD`] set. Values are interned, hence the
+//! one (zero means "no route"), or a child index with the top bit (`CHILD`) set. Values are interned, hence the
 //! `Eq + Hash` bound on `build`; a FIB's values are next-hop ids, of which there are few.
 
 mod v4;

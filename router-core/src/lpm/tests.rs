@@ -190,7 +190,7 @@ fn v6_nested_prefixes_pick_the_longest() {
 
 #[test]
 fn v6_lengths_off_the_stride_grid() {
-    // 16 + 6k is a node boundary; these fall inside strides, and /126, /127 in the padded last one.
+    // 16 + 8k is a node boundary; these fall inside strides, /126 and /127 inside the last one.
     let t = table6(&[
         ("2001:db8::", 17, 1),
         ("2001:db8::", 23, 2),
@@ -213,6 +213,22 @@ fn v6_lengths_off_the_stride_grid() {
     assert_eq!(t.lookup(v6("2001:db8:ab00::6")), Some(5));
     assert_eq!(t.lookup(v6("2001:db8:ab00::7")), Some(5));
     assert_eq!(t.lookup(v6("2001:db8:ab00::8")), Some(3));
+}
+
+#[test]
+fn v6_lone_long_prefix_is_a_tail_not_a_chain_of_nodes() {
+    let t = table6(&[("2001:db8:abcd::", 48, 1), ("2001::", 16, 2)]);
+    assert_eq!(t.nodes(), 1, "one node under the root, then the /48 as a tail");
+    assert_eq!(t.lookup(v6("2001:db8:abcd:ffff::")), Some(1));
+    assert_eq!(t.lookup(v6("2001:db8:abce::")), Some(2));
+    assert_eq!(t.lookup(v6("2001:dbf::")), Some(2));
+    assert_eq!(t.lookup(v6("2002::")), None);
+    // A second prefix in the same /32 turns the tail into nodes down to where the two part (bits 32..40).
+    let t = table6(&[("2001:db8:abcd::", 48, 1), ("2001:db8:1::", 48, 3)]);
+    assert_eq!(t.nodes(), 3);
+    assert_eq!(t.lookup(v6("2001:db8:abcd::1")), Some(1));
+    assert_eq!(t.lookup(v6("2001:db8:1::1")), Some(3));
+    assert_eq!(t.lookup(v6("2001:db8:2::1")), None);
 }
 
 #[test]
@@ -316,6 +332,64 @@ proptest! {
         let t = Lpm6::build(routes.iter().map(|&(a, l, v)| (a.to_be_bytes(), l, v))).unwrap();
         for &p in &probes {
             prop_assert_eq!(t.lookup(p.to_be_bytes()), naive(&routes, p, 128), "addr {:032x}", p);
+        }
+    }
+}
+
+/// Xorshift64, for the dense test's fixtures.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// An address of `width` bits equal to one of two bases but in its last `spread` bits.
+    fn addr(&mut self, width: u32, spread: u32) -> u128 {
+        let bases = [0x2001_0db8u128 << (width - 32), 0xc0a8_0000 << (width - 32)];
+        let r = (u128::from(self.next()) << 64) | u128::from(self.next());
+        (bases[(r >> 127) as usize] ^ (r & (u128::MAX >> (128 - spread)))) & (u128::MAX >> (128 - width))
+    }
+}
+
+/// Thousands of prefixes around a few bases, so that nodes fill several bitmap words and groups nest deeply.
+#[test]
+fn dense_tables_match_naive() {
+    let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
+    for width in [32u32, 128] {
+        let top = u128::MAX >> (128 - width);
+        let routes: Vec<(u128, u8, u8)> = (0..3000)
+            .map(|n| {
+                let addr = rng.addr(width, [12, width / 2, width - 8][n % 3]);
+                let len = (rng.next() % (u64::from(width) + 1)) as u8;
+                (addr, len, (rng.next() % 50) as u8)
+            })
+            .collect();
+        let probes: Vec<u128> = (0..3000)
+            .map(|n| {
+                let (a, len, _) = routes[n];
+                let host = top.checked_shr(u32::from(len)).unwrap_or(0);
+                if n % 2 == 0 {
+                    a & !host | (rng.addr(width, width) & host)
+                } else {
+                    rng.addr(width, [12, width / 2, width][n % 3])
+                }
+            })
+            .collect();
+        if width == 32 {
+            let t = Lpm4::build(routes.iter().map(|&(a, l, v)| ((a as u32).to_be_bytes(), l, v))).unwrap();
+            for &p in &probes {
+                assert_eq!(t.lookup((p as u32).to_be_bytes()), naive(&routes, p, 32), "addr {p:08x}");
+            }
+        } else {
+            let t = Lpm6::build(routes.iter().map(|&(a, l, v)| (a.to_be_bytes(), l, v))).unwrap();
+            assert!(t.nodes() > 10, "{t:?}");
+            for &p in &probes {
+                assert_eq!(t.lookup(p.to_be_bytes()), naive(&routes, p, 128), "addr {p:032x}");
+            }
         }
     }
 }
