@@ -140,8 +140,59 @@ fn table_form(section: &str) -> &'static str {
     }
 }
 
-fn de<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>) -> Result<T, toml::de::Error> {
-    T::deserialize(value.clone().into_deserializer())
+/// Deserializes one entry, collecting every schema error in it: after each error the offending key
+/// is set aside and the entry tried again, so a typo does not hide the entry's other problems.
+fn de<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>) -> (Option<T>, Vec<toml::de::Error>) {
+    let mut value = value.clone();
+    let mut errors = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    // Bounded: each round removes one key.
+    for _ in 0..64 {
+        match T::deserialize(value.clone().into_deserializer()) {
+            Ok(v) => return (Some(v), errors),
+            Err(e) => {
+                // A required key we set aside is now "missing": that is not news to the user.
+                if removed.iter().any(|k| e.message().contains(&format!("missing field `{k}`"))) {
+                    return (None, errors);
+                }
+                let key = e.span().and_then(|span| remove_at(value.get_mut(), &span));
+                errors.push(e);
+                match key {
+                    Some(k) => removed.push(k),
+                    None => return (None, errors),
+                }
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// Removes the table key at `span` (its key, else the innermost value covering it); returns its name.
+fn remove_at(value: &mut DeValue<'_>, span: &std::ops::Range<usize>) -> Option<String> {
+    remove_key(value, &|key, _| key == *span).or_else(|| {
+        remove_key(value, &|_, v: std::ops::Range<usize>| v.start <= span.start && span.end <= v.end)
+    })
+}
+
+/// Depth-first: removes the deepest key for which `hit(key span, value span)` holds.
+fn remove_key(
+    value: &mut DeValue<'_>,
+    hit: &dyn Fn(std::ops::Range<usize>, std::ops::Range<usize>) -> bool,
+) -> Option<String> {
+    match value {
+        DeValue::Table(table) => {
+            for (_, v) in table.iter_mut() {
+                if let Some(inner) = remove_key(v.get_mut(), hit) {
+                    return Some(inner);
+                }
+            }
+            let name = table.iter().find(|(k, v)| hit(k.span(), v.span())).map(|(k, _)| k.get_ref().to_string())?;
+            table.remove(name.as_str());
+            Some(name)
+        }
+        DeValue::Array(items) => items.iter_mut().find_map(|v| remove_key(v.get_mut(), hit)),
+        _ => None,
+    }
 }
 
 /// The `name` written in a table entry, if it is a string.
@@ -158,19 +209,19 @@ fn list_entry(
     errors: &mut Vec<ConfigError>,
 ) {
     let name = entry_name(item);
-    let fail = |e: toml::de::Error, errors: &mut Vec<ConfigError>, raw: &mut RawSite| {
-        errors.push(from_toml(map, &e, path.clone(), name.clone(), false));
-        if let Some(n) = &name {
-            raw.broken.entry(section).or_default().insert(n.clone());
-        }
-    };
     macro_rules! push {
-        ($field:ident) => {
-            match de(item) {
-                Ok(v) => raw.$field.push(Item { path: path.clone(), raw: v }),
-                Err(e) => fail(e, errors, raw),
+        ($field:ident) => {{
+            let (value, es) = de(item);
+            errors.extend(es.iter().map(|e| from_toml(map, e, path.clone(), name.clone(), false)));
+            match value {
+                Some(v) => raw.$field.push(Item { path: path.clone(), raw: v }),
+                None => {
+                    if let Some(n) = &name {
+                        raw.broken.entry(section).or_default().insert(n.clone());
+                    }
+                }
             }
-        };
+        }};
     }
     match section {
         "port" => push!(ports),
@@ -189,13 +240,18 @@ fn table_entry(
     value: &Spanned<DeValue<'_>>,
     errors: &mut Vec<ConfigError>,
 ) {
-    let result = match section {
-        "balance" => de(value).map(|v| raw.balance = v),
-        "conntrack" => de(value).map(|v| raw.conntrack = v),
-        "workers" => de(value).map(|v| raw.workers = v),
-        _ => de(value).map(|v| raw.status = v),
-    };
-    if let Err(e) = result {
-        errors.push(from_toml(map, &e, path, None, false));
+    fn set<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>, slot: &mut T) -> Vec<toml::de::Error> {
+        let (v, es) = de(value);
+        if let Some(v) = v {
+            *slot = v;
+        }
+        es
     }
+    let es = match section {
+        "balance" => set(value, &mut raw.balance),
+        "conntrack" => set(value, &mut raw.conntrack),
+        "workers" => set(value, &mut raw.workers),
+        _ => set(value, &mut raw.status),
+    };
+    errors.extend(es.iter().map(|e| from_toml(map, e, path.clone(), None, false)));
 }

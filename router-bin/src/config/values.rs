@@ -347,12 +347,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
 /// Formats a duration the way a user would write it (`100ms`, `2s`, `7440s`, `2h`).
 pub fn format_duration(d: Duration) -> String {
     let ns = d.as_nanos();
-    let units: [(u128, &str); 6] =
-        [(3_600_000_000_000, "h"), (60_000_000_000, "m"), (1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us"), (1, "ns")];
     if ns == 0 {
         return "0s".to_owned();
     }
-    for (scale, unit) in units {
+    if ns % 1_000_000_000 == 0 {
+        let secs = ns / 1_000_000_000;
+        let mut out = String::new();
+        for (scale, unit) in [(3600, "h"), (60, "m"), (1, "s")] {
+            if secs / scale % if scale == 3600 { u128::MAX } else { 60 } != 0 {
+                out.push_str(&format!("{}{unit}", secs / scale % if scale == 3600 { u128::MAX } else { 60 }));
+            }
+        }
+        return out;
+    }
+    for (scale, unit) in [(1_000_000, "ms"), (1_000, "us")] {
         if ns % scale == 0 {
             return format!("{}{unit}", ns / scale);
         }
@@ -566,7 +574,8 @@ mod tests {
         for text in ["100ms", "2s", "5m", "2h", "250us", "7s"] {
             assert_eq!(format_duration(parse_duration(text).unwrap()), text);
         }
-        assert_eq!(format_duration(Duration::from_secs(7440)), "124m");
+        assert_eq!(format_duration(Duration::from_secs(7440)), "2h4m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]
