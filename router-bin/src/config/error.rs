@@ -108,6 +108,9 @@ pub enum Problem {
         /// Why it is needed, and what to write.
         why: String,
     },
+    /// An entry that lacks a whole group of keys (no match key, no action, neither kind of port).
+    #[error("{0}")]
+    Incomplete(String),
     /// A key that makes no sense together with another one.
     #[error("{0}")]
     Conflict(String),

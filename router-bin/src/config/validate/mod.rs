@@ -201,11 +201,11 @@ fn elem_path(here: &Here, key: &str, values: &OneOrMany, i: usize) -> KeyPath {
 /// Validates the whole site; `None` if any problem was reported.
 pub(crate) fn site(raw: &RawSite, ctx: &mut Ctx) -> Option<SiteConfig> {
     let (ports, port_names) = ports::ports(ctx, raw);
-    let (lans, lan_names) = ports::lans(ctx, raw, &port_names);
+    let (lans, lan_addrs, lan_names) = ports::lans(ctx, raw, &port_names);
     let workers = tuning::workers(ctx, &raw.workers);
     let (uplinks, uplink_names) = uplinks::uplinks(ctx, raw, &port_names, workers.cores.len());
     ports::roles(ctx, raw, &lans, &uplinks);
-    uplinks::against_lans(ctx, raw, &lans, &uplinks);
+    uplinks::against_lans(ctx, raw, &lan_addrs, &uplinks);
     uplinks::nat_pools(ctx, raw, &uplinks);
     let routes = routing::routes(ctx, raw, &uplink_names, &uplinks);
     let policies = routing::policies(ctx, raw, &uplink_names, &uplinks, &lan_names, &port_names, &lans);

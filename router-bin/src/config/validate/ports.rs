@@ -32,10 +32,9 @@ pub(super) fn ports(ctx: &mut Ctx, raw: &RawSite) -> (Vec<Option<Port>>, Names) 
                 None
             }
             (None, None) => {
-                ctx.report(&here, here.path.clone(), Problem::Missing {
-                    key: "device",
-                    why: "a physical port needs `device = \"<Linux interface>\"`; a VLAN port needs `on = \"<physical port>\"` and `vlan = <1-4094>`".into(),
-                });
+                ctx.report(&here, here.path.clone(), Problem::Incomplete(
+                    "a port needs `device = \"<Linux interface>\"` (physical) or `on = \"<physical port>\"` with `vlan = <1-4094>` (VLAN)".into(),
+                ));
                 None
             }
             (Some(device), None) => physical(ctx, &here, p, device, &mut devices),
@@ -146,8 +145,12 @@ fn vlan_port(
     ok.then_some(PortKind::Vlan { parent, vlan, pcp })
 }
 
-/// Validates `[[lan]]`, aligned with `raw.lans`.
-pub(super) fn lans(ctx: &mut Ctx, raw: &RawSite, ports: &Names) -> (Vec<Option<Lan>>, Names) {
+/// The parsed addresses of one LAN.
+pub(super) type LanAddrs = (Vec<IfAddr<Ipv4Addr>>, Vec<IfAddr<Ipv6Addr>>);
+
+/// Validates `[[lan]]`, aligned with `raw.lans`; also every LAN's addresses when they all parse.
+pub(super) fn lans(ctx: &mut Ctx, raw: &RawSite, ports: &Names) -> (Vec<Option<Lan>>, Vec<Option<LanAddrs>>, Names) {
+    let mut addrs = Vec::new();
     let mut names = Names::new("LAN", raw.broken.get("lan"));
     let mut out = Vec::new();
     for (i, item) in raw.lans.iter().enumerate() {
@@ -185,6 +188,7 @@ pub(super) fn lans(ctx: &mut Ctx, raw: &RawSite, ports: &Names) -> (Vec<Option<L
                 }
             }
         }
+        addrs.push(ok.then(|| (v4.clone(), v6.clone())));
         let zone = ctx.int(&here, "zone", l.zone, 0..=65535, "a conntrack zone is 0 to 65535");
         ok &= zone.is_some() || l.zone.is_none();
         out.push(match (port, ok) {
@@ -192,8 +196,8 @@ pub(super) fn lans(ctx: &mut Ctx, raw: &RawSite, ports: &Names) -> (Vec<Option<L
             _ => None,
         });
     }
-    overlapping_lans(ctx, raw, &out);
-    (out, names)
+    overlapping_lans(ctx, raw, &addrs);
+    (out, addrs, names)
 }
 
 /// Why `a` cannot be a router address on its subnet (network or broadcast address), if so.
@@ -213,10 +217,10 @@ pub(super) fn host_problem<A: IpFamily>(a: &IfAddr<A>) -> Option<String> {
 }
 
 /// Every subnet of a LAN with the path of the address that made it.
-pub(super) fn lan_subnets(raw: &RawSite, lans: &[Option<Lan>]) -> Vec<(IpPrefix, KeyPath, usize)> {
+pub(super) fn lan_subnets(raw: &RawSite, lans: &[Option<LanAddrs>]) -> Vec<(IpPrefix, KeyPath, usize)> {
     let mut out = Vec::new();
     for (i, lan) in lans.iter().enumerate() {
-        let Some(lan) = lan else { continue };
+        let Some((v4, v6)) = lan else { continue };
         let item = &raw.lans[i];
         let here = Here::new(&item.path, None);
         let (mut n4, mut n6) = (0, 0);
@@ -224,10 +228,10 @@ pub(super) fn lan_subnets(raw: &RawSite, lans: &[Option<Lan>]) -> Vec<(IpPrefix,
             let k = n4 + n6;
             let path = elem_path(&here, "address", &item.raw.address, k);
             if text.contains(':') {
-                out.push((IpPrefix::V6(lan.v6[n6].subnet()), path, i));
+                out.push((IpPrefix::V6(v6[n6].subnet()), path, i));
                 n6 += 1;
             } else {
-                out.push((IpPrefix::V4(lan.v4[n4].subnet()), path, i));
+                out.push((IpPrefix::V4(v4[n4].subnet()), path, i));
                 n4 += 1;
             }
         }
@@ -235,7 +239,7 @@ pub(super) fn lan_subnets(raw: &RawSite, lans: &[Option<Lan>]) -> Vec<(IpPrefix,
     out
 }
 
-fn overlapping_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<Lan>]) {
+fn overlapping_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<LanAddrs>]) {
     let subnets = lan_subnets(raw, lans);
     for (j, (b, b_path, b_lan)) in subnets.iter().enumerate() {
         if let Some((a, a_path, _)) = subnets[..j].iter().find(|(a, _, _)| a.overlaps(b)) {

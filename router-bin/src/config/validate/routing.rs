@@ -130,10 +130,9 @@ pub(super) fn policies(
         }
         let ingress = p.ingress.as_deref().and_then(|name| ingress(ctx, &here, name, lan_names, port_names, lans));
         if p.src.is_none() && p.dst.is_none() && p.proto.is_none() && p.dst_port.is_none() && p.ingress.is_none() {
-            ctx.report(&here, here.path.clone(), Problem::Missing {
-                key: "dst",
-                why: "a policy needs at least one match key (src, dst, proto, dst_port, in); to steer all traffic use [[route]] or [balance]".into(),
-            });
+            ctx.report(&here, here.path.clone(), Problem::Incomplete(
+                "this policy matches nothing: give at least one match key (src, dst, proto, dst_port, in); to steer all traffic use [[route]] or [balance]".into(),
+            ));
         }
         let granularity = ctx.word(&here, "granularity", p.granularity.as_deref(), GRANULARITIES);
         let v6 = src.or(dst).is_some_and(|x| x.is_v6());
@@ -150,10 +149,9 @@ pub(super) fn policies(
         let action = match actions.as_slice() {
             [] if p.granularity.is_some() => Some(PolicyAction::MainTable),
             [] => {
-                ctx.report(&here, here.path.clone(), Problem::Missing {
-                    key: "via",
-                    why: "a policy needs an action: `via = \"<uplink>\"` (or a list), `table = \"main\"`, `balance = false`, or a `granularity` override".into(),
-                });
+                ctx.report(&here, here.path.clone(), Problem::Incomplete(
+                    "this policy has no action: give `via = \"<uplink>\"` (or a list), `table = \"main\"`, `balance = false`, or a `granularity` override".into(),
+                ));
                 None
             }
             ["via"] => p.via.as_ref().and_then(|v| via(ctx, &here, v, uplink_names, uplinks, v6)).map(PolicyAction::Via),

@@ -3,10 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use super::ports::{host_problem, lan_subnets};
+use super::ports::{host_problem, lan_subnets, LanAddrs};
 use super::{Ctx, Here, Names, RawSite};
 use crate::config::error::Problem;
-use crate::config::model::{Damping, Health, Lan, Nat, ProbeTarget, Rescue, Uplink};
+use crate::config::model::{Damping, Health, Nat, ProbeTarget, Rescue, Uplink};
 use crate::config::raw::{RawDamping, RawHealth, RawUplink};
 use crate::config::values::{
     format_duration, parse_addr, parse_any_addr, parse_duration, parse_ifaddr, parse_percent, parse_port_range,
@@ -267,11 +267,11 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
     let down_after = ctx.int(here, "down_after", h.down_after, 1..=1000, "down_after is 1 to 1000 consecutive failed probe rounds");
     let up_after = ctx.int(here, "up_after", h.up_after, 1..=1000, "up_after is 1 to 1000 consecutive good probe rounds");
     let quorum = h.quorum.unwrap_or(1);
-    if quorum < 1 || quorum > texts.len().max(1) as i64 {
-        ctx.at(here, "quorum", Problem::OutOfRange {
-            value: quorum,
-            rule: "quorum is how many targets must answer, from 1 to the number of `targets` (else the uplink could never be up)",
-        });
+    let n = texts.len().max(1) as i64;
+    if quorum < 1 || quorum > n {
+        ctx.at(here, "quorum", Problem::Conflict(format!(
+            "quorum {quorum} cannot work with {n} target(s): it is how many targets must answer for the uplink to be up; use 1 to {n}"
+        )));
     }
     let loss_threshold = ctx.parse(here, "loss_threshold", h.loss_threshold.as_deref(), parse_percent);
     if let Some(p) = loss_threshold {
@@ -341,7 +341,7 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
 }
 
 /// Uplink subnets must stay clear of LAN subnets.
-pub(super) fn against_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<Lan>], uplinks: &[Option<Uplink>]) {
+pub(super) fn against_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<LanAddrs>], uplinks: &[Option<Uplink>]) {
     let subnets = lan_subnets(raw, lans);
     for (u, item) in uplinks.iter().zip(&raw.uplinks) {
         let Some(u) = u else { continue };
