@@ -23,11 +23,15 @@ impl fmt::Display for ConfigError {
         if let Some(loc) = &self.location {
             write!(f, "{loc}: ")?;
         }
-        write!(f, "{}", self.path)?;
-        if let Some(name) = &self.entry {
-            write!(f, " (in \"{name}\")")?;
+        // Syntax errors have no key path, only a location.
+        if !self.path.as_str().is_empty() {
+            write!(f, "{}", self.path)?;
+            if let Some(name) = &self.entry {
+                write!(f, " (in \"{name}\")")?;
+            }
+            f.write_str(": ")?;
         }
-        write!(f, ": {}", self.problem)
+        write!(f, "{}", self.problem)
     }
 }
 
@@ -55,7 +59,7 @@ pub enum Problem {
     #[error(transparent)]
     Value(#[from] ValueError),
     /// A word that is not one of the accepted ones.
-    #[error("`{value}` is not accepted; write one of {}", quote_all(allowed))]
+    #[error("\"{value}\" is not accepted; write one of {}", quote_all(allowed))]
     NotOneOf {
         /// As written.
         value: String,

@@ -53,8 +53,16 @@ pub fn parse(text: &str, origin: &str) -> Result<SiteConfig, ConfigErrors> {
     let raw = sections(&map, root.get_ref(), &mut errors);
     let mut ctx = Ctx::default();
     let site = validate::site(&raw, &mut ctx);
+    // A key set aside by the schema pass (wrong type) was reported there; its absence is not news.
+    let set_aside: Vec<KeyPath> = errors.iter().map(|e| e.path.clone()).collect();
     for (path, entry, problem) in ctx.problems {
-        errors.push(ConfigError { location: map.locate(&path), path, entry, problem });
+        let echo = match &problem {
+            Problem::Missing { key, .. } => set_aside.contains(&path.key(key)) || set_aside.contains(&path),
+            _ => false,
+        };
+        if !echo {
+            errors.push(ConfigError { location: map.locate(&path), path, entry, problem });
+        }
     }
     match site {
         Some(site) if errors.is_empty() => Ok(site),

@@ -287,3 +287,21 @@ fn lab_example_matches_the_lab() {
     let lans: Vec<String> = cfg.lans.iter().map(|l| l.v4[0].to_string()).collect();
     assert_eq!(lans, ["198.18.1.1/24", "198.18.2.1/24"]);
 }
+
+#[test]
+fn a_wrongly_typed_key_is_reported_once() {
+    let text = with("[[port]]\nname = \"v\"\non = \"wan0\"\nvlan = \"832\"");
+    let errors = parse(&text, "t.toml").unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert_eq!(errors.0[0].path.as_str(), "port[3].vlan");
+    let text = with("[uplink.health]\ninterval = \"50ms\"");
+    assert_eq!(parse(&text, "t.toml").unwrap_err().0.len(), 1, "a bad interval must not drag fast_interval along");
+}
+
+#[test]
+fn syntax_errors_carry_a_location_and_no_key() {
+    let errors = parse("[[port]]\nname = \"a\"\ndevice = \n", "s.toml").unwrap_err();
+    let text = errors.to_string();
+    assert!(text.starts_with("error: s.toml:3:"), "{text}");
+    assert!(text.contains("TOML syntax error"), "{text}");
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// A config string that does not parse as the value its key expects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not {expected}: {reason}")]
+#[error("\"{input}\" is not {expected}: {reason}")]
 pub struct ValueError {
     /// The text as written (truncated when very long).
     pub input: String,

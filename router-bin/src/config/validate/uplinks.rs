@@ -180,7 +180,10 @@ fn nat(ctx: &mut Ctx, here: &Here, u: &RawUplink, has_v6: bool, workers: usize) 
                 match v {
                     None => ctx.report(here, here.path.clone(), Problem::Missing {
                         key,
-                        why: format!("`nat = \"nptv6\"` needs `{key}`, an IPv6 prefix such as \"2001:db8:1::/48\""),
+                        why: format!(
+                            "`nat = \"nptv6\"` needs `{key}`, an IPv6 prefix such as {}",
+                            if key == "nptv6_inside" { "\"fd00:1::/48\" (LAN side)" } else { "\"2001:db8:1::/48\" (delegated by the ISP)" }
+                        ),
                     }),
                     Some(t) => *slot = ctx.parse(here, key, Some(t), parse_prefix_of::<Ipv6Addr>),
                 }
@@ -251,7 +254,8 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
         )));
     }
     let fast_interval = dur(ctx, "fast_interval", &h.fast_interval).unwrap_or(interval);
-    if fast_interval < MIN_INTERVAL || fast_interval > interval {
+    // Only judged when written: by default it follows `interval`, which is judged on its own.
+    if h.fast_interval.is_some() && (fast_interval < MIN_INTERVAL || fast_interval > interval) {
         ctx.at(here, "fast_interval", Problem::Timing(format!(
             "{} must lie between the 100ms floor and `interval` ({}): it is the faster pace used while a state change is being confirmed",
             format_duration(fast_interval), format_duration(interval)
