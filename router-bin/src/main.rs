@@ -10,7 +10,13 @@ use router_bin::{run, summary};
 /// A userspace multihoming router: AF_XDP ports, connection tracking, sticky per-flow uplink
 /// choice, SNAT, static and blackhole routes, uplink health probing and failover.
 #[derive(Debug, Parser)]
-#[command(name = "mhrouter", version, args_conflicts_with_subcommands = true, arg_required_else_help = true)]
+#[command(
+    name = "mhrouter",
+    version,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true,
+    after_help = "Examples:\n  mhrouter check --config /etc/mhrouter/site.toml   validate, print a summary\n  mhrouter --config /etc/mhrouter/site.toml         run the site\n\nExit status: 0 success, 1 invalid configuration or runtime failure, 2 command-line usage error."
+)]
 struct Cli {
     /// Site configuration (TOML) to run, e.g. /etc/mhrouter/site.toml
     #[arg(long, short, value_name = "FILE")]

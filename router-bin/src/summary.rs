@@ -57,7 +57,9 @@ fn write_all(s: &mut String, cfg: &SiteConfig) -> std::fmt::Result {
         let nat = match u.nat {
             Nat::Masquerade { ports } => format!("masquerade ports {ports}"),
             Nat::None => "none".to_owned(),
-            Nat::Nptv6 { inside, outside, ports } => format!("nptv6 {inside} <-> {outside}, IPv4 masquerade ports {ports}"),
+            Nat::Nptv6 { inside, outside, ports } => {
+                format!("nptv6 {inside} <-> {outside}, IPv4 masquerade ports {ports}")
+            }
         };
         writeln!(s, "  {:<14} distance {} weight {}, nat {nat}", "", u.distance, u.weight)?;
         let h = &u.health;

@@ -29,7 +29,19 @@ fn check_on_a_good_file_prints_a_summary() {
     let out = mhrouter(&["check", "--config", &example("lab.toml")]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{}", text(&out.stderr));
-    for want in ["configuration is valid", "wan1.832", "VLAN 832 on wan1", "isp1", "isp2", "distance 1 weight 1", "192.0.2.10", "192.0.2.128/26", "blackhole", "192.0.2.64/26", "via isp2"] {
+    for want in [
+        "configuration is valid",
+        "wan1.832",
+        "VLAN 832 on wan1",
+        "isp1",
+        "isp2",
+        "distance 1 weight 1",
+        "192.0.2.10",
+        "192.0.2.128/26",
+        "blackhole",
+        "192.0.2.64/26",
+        "via isp2",
+    ] {
         assert!(stdout.contains(want), "`{want}` missing from summary:\n{stdout}");
     }
 }
@@ -45,7 +57,11 @@ fn check_on_every_example_succeeds() {
 #[test]
 fn check_on_a_bad_file_exits_1_and_names_every_key() {
     let lab = std::fs::read_to_string(example("lab.toml")).unwrap();
-    let bad = lab.replacen("gateway = \"203.0.113.1\"", "gateway = \"198.51.100.1\"", 1).replacen("vlan = 832", "vlan = 4095", 1);
+    let bad = lab.replacen("gateway = \"203.0.113.1\"", "gateway = \"198.51.100.1\"", 1).replacen(
+        "vlan = 832",
+        "vlan = 4095",
+        1,
+    );
     let path = bad_file("bad.toml", &bad);
     let out = mhrouter(&["check", "--config", &path]);
     let stderr = text(&out.stderr);

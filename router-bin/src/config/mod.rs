@@ -81,7 +81,13 @@ fn finish(mut errors: Vec<ConfigError>) -> ConfigErrors {
 }
 
 /// Turns a toml/serde error into a [`ConfigError`], finding its key path from its span.
-fn from_toml(map: &SourceMap, e: &toml::de::Error, fallback: KeyPath, entry: Option<String>, syntax: bool) -> ConfigError {
+fn from_toml(
+    map: &SourceMap,
+    e: &toml::de::Error,
+    fallback: KeyPath,
+    entry: Option<String>,
+    syntax: bool,
+) -> ConfigError {
     let span = e.span();
     let path = span.as_ref().and_then(|s| map.path_at(s)).filter(|p| p.as_str().len() >= fallback.as_str().len());
     let location = span.map(|s| map.location(s.start)).or_else(|| map.locate(&fallback));
@@ -177,9 +183,8 @@ fn de<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>) -> (Option<T>, Vec<toml
 
 /// Removes the table key at `span` (its key, else the innermost value covering it); returns its name.
 fn remove_at(value: &mut DeValue<'_>, span: &std::ops::Range<usize>) -> Option<String> {
-    remove_key(value, &|key, _| key == *span).or_else(|| {
-        remove_key(value, &|_, v: std::ops::Range<usize>| v.start <= span.start && span.end <= v.end)
-    })
+    remove_key(value, &|key, _| key == *span)
+        .or_else(|| remove_key(value, &|_, v: std::ops::Range<usize>| v.start <= span.start && span.end <= v.end))
 }
 
 /// Depth-first: removes the deepest key for which `hit(key span, value span)` holds.

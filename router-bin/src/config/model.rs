@@ -212,7 +212,12 @@ pub struct Damping {
 
 impl Default for Damping {
     fn default() -> Self {
-        Damping { half_life: Duration::from_secs(30), suppress: 3000, reuse: 750, max_suppress: Duration::from_secs(300) }
+        Damping {
+            half_life: Duration::from_secs(30),
+            suppress: 3000,
+            reuse: 750,
+            max_suppress: Duration::from_secs(300),
+        }
     }
 }
 

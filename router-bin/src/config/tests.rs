@@ -74,7 +74,9 @@ fn base_is_valid() {
 fn bad_configs_are_rejected_by_key() {
     let vlan_port = |extra: &str| with(&format!("[[port]]\nname = \"v\"\non = \"wan0\"\n{extra}"));
     let second_lan = |addr: &str| {
-        with(&format!("[[port]]\nname = \"lan1\"\ndevice = \"eth3\"\n[[lan]]\nname = \"lab\"\nport = \"lan1\"\naddress = {addr}"))
+        with(&format!(
+            "[[port]]\nname = \"lan1\"\ndevice = \"eth3\"\n[[lan]]\nname = \"lab\"\nport = \"lan1\"\naddress = {addr}"
+        ))
     };
     let health = |keys: &str| with(&format!("[uplink.health]\n{keys}"));
     let route = |keys: &str| with(&format!("[[route]]\n{keys}"));
@@ -216,10 +218,13 @@ fn all_errors_are_collected_in_file_order() {
     .replace("gateway = \"198.51.100.1\"", "gateway = \"10.0.0.1\"");
     let errors = parse(&text, "multi.toml").unwrap_err();
     let paths: Vec<&str> = errors.0.iter().map(|e| e.path.as_str()).collect();
-    for want in ["uplink[0].gateway", "route[0].to", "route[0].via", "policy[0].dst_port", "workers.cores[1]", "workers.speed"] {
+    for want in
+        ["uplink[0].gateway", "route[0].to", "route[0].via", "policy[0].dst_port", "workers.cores[1]", "workers.speed"]
+    {
         assert!(paths.contains(&want), "{want} missing from {paths:?}");
     }
-    let lines: Vec<usize> = errors.0.iter().map(|e| e.location.as_ref().expect("every error has a line").line).collect();
+    let lines: Vec<usize> =
+        errors.0.iter().map(|e| e.location.as_ref().expect("every error has a line").line).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "not in file order: {lines:?}");
     // The entry name helps find `uplink[0]` in a long file.
     assert!(errors.to_string().contains("uplink[0].gateway (in \"isp1\")"));
@@ -235,7 +240,17 @@ fn garbage_never_panics() {
         }
         cut += 11;
     }
-    for text in ["", "\u{0}", "[[", "port = 1", "[[port]]\nname = 1", "[[uplink]]\nhealth = 3", "[[port]]\n[[port]]", "x = [[[", "[balance]\nstrategy = []"] {
+    for text in [
+        "",
+        "\u{0}",
+        "[[",
+        "port = 1",
+        "[[port]]\nname = 1",
+        "[[uplink]]\nhealth = 3",
+        "[[port]]\n[[port]]",
+        "x = [[[",
+        "[balance]\nstrategy = []",
+    ] {
         let _ = parse(text, "garbage.toml");
     }
 }

@@ -236,7 +236,11 @@ pub fn parse_prefix(s: &str) -> Result<IpPrefix, ValueError> {
     let (addr, len) = split_slash(s, EXPECTED)?;
     let Some(len) = len else {
         let full = if addr.is_ipv4() { 32 } else { 128 };
-        return Err(ValueError::new(s, EXPECTED, format!("the prefix length is missing; for one host write {addr}/{full}")));
+        return Err(ValueError::new(
+            s,
+            EXPECTED,
+            format!("the prefix length is missing; for one host write {addr}/{full}"),
+        ));
     };
     let prefix = match addr {
         IpAddr::V4(a) => Prefix::containing(a, len).map(IpPrefix::V4),
@@ -277,7 +281,11 @@ pub fn parse_ifaddr<A: IpFamily>(s: &str) -> Result<IfAddr<A>, ValueError> {
         if A::BITS == 32 { "an IPv4 address with prefix length" } else { "an IPv6 address with prefix length" };
     let (addr, len) = split_slash(s, expected)?;
     let Some(typed) = A::from_ip(addr) else {
-        return Err(ValueError::new(s, expected, format!("this is an {} address; this key takes {}", family(&addr), A::NAME)));
+        return Err(ValueError::new(
+            s,
+            expected,
+            format!("this is an {} address; this key takes {}", family(&addr), A::NAME),
+        ));
     };
     let Some(len) = len else {
         return Err(ValueError::new(s, expected, format!("the subnet length is missing, e.g. {addr}/24 or {addr}/64")));
@@ -288,11 +296,16 @@ pub fn parse_ifaddr<A: IpFamily>(s: &str) -> Result<IfAddr<A>, ValueError> {
 /// Parses a bare address of family `A`.
 pub fn parse_addr<A: IpFamily>(s: &str) -> Result<A, ValueError> {
     let expected = if A::BITS == 32 { "an IPv4 address" } else { "an IPv6 address" };
-    let addr: IpAddr = s
-        .trim()
-        .parse()
-        .map_err(|_| ValueError::new(s, expected, if s.contains('/') { "write the address without /length" } else { "not an IP address" }))?;
-    A::from_ip(addr).ok_or_else(|| ValueError::new(s, expected, format!("this is an {} address; this key takes {}", family(&addr), A::NAME)))
+    let addr: IpAddr = s.trim().parse().map_err(|_| {
+        ValueError::new(
+            s,
+            expected,
+            if s.contains('/') { "write the address without /length" } else { "not an IP address" },
+        )
+    })?;
+    A::from_ip(addr).ok_or_else(|| {
+        ValueError::new(s, expected, format!("this is an {} address; this key takes {}", family(&addr), A::NAME))
+    })
 }
 
 /// Parses an address of either family.
@@ -315,9 +328,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
         if digits == 0 {
             return Err(ValueError::new(s, EXPECTED, format!("expected a number at `{rest}`; {HINT}")));
         }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| ValueError::new(s, EXPECTED, "the number is too large".to_string()))?;
+        let number: u64 =
+            rest[..digits].parse().map_err(|_| ValueError::new(s, EXPECTED, "the number is too large".to_string()))?;
         rest = rest[digits..].trim_start();
         let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
@@ -350,18 +362,13 @@ pub fn format_duration(d: Duration) -> String {
     if ns == 0 {
         return "0s".to_owned();
     }
-    if ns % 1_000_000_000 == 0 {
+    if ns.is_multiple_of(1_000_000_000) {
         let secs = ns / 1_000_000_000;
-        let mut out = String::new();
-        for (scale, unit) in [(3600, "h"), (60, "m"), (1, "s")] {
-            if secs / scale % if scale == 3600 { u128::MAX } else { 60 } != 0 {
-                out.push_str(&format!("{}{unit}", secs / scale % if scale == 3600 { u128::MAX } else { 60 }));
-            }
-        }
-        return out;
+        let parts = [(secs / 3600, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
+        return parts.iter().filter(|(n, _)| *n != 0).map(|(n, unit)| format!("{n}{unit}")).collect();
     }
     for (scale, unit) in [(1_000_000, "ms"), (1_000, "us")] {
-        if ns % scale == 0 {
+        if ns.is_multiple_of(scale) {
             return format!("{}{unit}", ns / scale);
         }
     }
@@ -412,7 +419,11 @@ pub fn parse_port_range(s: &str) -> Result<PortRange, ValueError> {
             if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
                 ValueError::new(s, EXPECTED, format!("port {p} is above 65535"))
             } else {
-                ValueError::new(s, EXPECTED, format!("`{p}` is not a port number (0-65535); write e.g. \"25\" or \"8000-8100\""))
+                ValueError::new(
+                    s,
+                    EXPECTED,
+                    format!("`{p}` is not a port number (0-65535); write e.g. \"25\" or \"8000-8100\""),
+                )
             }
         })
     };
@@ -457,7 +468,11 @@ pub fn parse_percent(s: &str) -> Result<Percent, ValueError> {
     let (whole, frac) = number.trim().split_once('.').unwrap_or((number.trim(), ""));
     let digits = |d: &str| !d.is_empty() && d.len() <= 3 && d.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || !(frac.is_empty() || (frac.len() <= 2 && frac.bytes().all(|b| b.is_ascii_digit()))) {
-        return Err(ValueError::new(s, EXPECTED, "write a number from 0 to 100 with at most two decimals, e.g. \"30%\""));
+        return Err(ValueError::new(
+            s,
+            EXPECTED,
+            "write a number from 0 to 100 with at most two decimals, e.g. \"30%\"",
+        ));
     }
     let whole: u16 = whole.parse().unwrap_or(u16::MAX);
     let frac: u16 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().unwrap_or(u16::MAX) };
@@ -533,7 +548,11 @@ pub fn parse_protocol(s: &str) -> Result<Protocol, ValueError> {
         "icmp" => Ok(Protocol::Icmp),
         "icmpv6" | "ipv6-icmp" => Ok(Protocol::Icmpv6),
         other => other.parse::<u8>().map(Protocol::from_number).map_err(|_| {
-            ValueError::new(s, EXPECTED, "write \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or a protocol number from 0 to 255")
+            ValueError::new(
+                s,
+                EXPECTED,
+                "write \"tcp\", \"udp\", \"icmp\", \"icmpv6\" or a protocol number from 0 to 255",
+            )
         }),
     }
 }
@@ -559,8 +578,27 @@ mod tests {
     #[test]
     fn duration_garbage_is_an_error_not_a_panic() {
         for bad in [
-            "", " ", "10", "10 parsecs", "s", "ms10", "1.5s", "-1s", "+1s", "1e3ms", "10sx", "∞", "100000000000000000000s",
-            "99999999999d", "5m5", "1s 2", "µ", "ß", "1m m", "\u{0}", "18446744073709551615ns1h",
+            "",
+            " ",
+            "10",
+            "10 parsecs",
+            "s",
+            "ms10",
+            "1.5s",
+            "-1s",
+            "+1s",
+            "1e3ms",
+            "10sx",
+            "∞",
+            "100000000000000000000s",
+            "99999999999d",
+            "5m5",
+            "1s 2",
+            "µ",
+            "ß",
+            "1m m",
+            "\u{0}",
+            "18446744073709551615ns1h",
         ] {
             let err = parse_duration(bad).expect_err(bad);
             assert_eq!(err.expected, "a duration");
@@ -591,7 +629,19 @@ mod tests {
         assert!(parse_prefix("192.0.2.0/33").unwrap_err().reason.contains("longer than 32"));
         assert!(parse_prefix("2001:db8::/129").unwrap_err().reason.contains("longer than 128"));
         assert!(parse_prefix("192.0.2.1").unwrap_err().reason.contains("192.0.2.1/32"));
-        for bad in ["", "/", "/24", "192.0.2.0/", "192.0.2.0/-1", "192.0.2.0/99999999999", "300.1.1.1/8", "x/8", "1.2.3/24", "::/x", "192.0.2.0/24/1"] {
+        for bad in [
+            "",
+            "/",
+            "/24",
+            "192.0.2.0/",
+            "192.0.2.0/-1",
+            "192.0.2.0/99999999999",
+            "300.1.1.1/8",
+            "x/8",
+            "1.2.3/24",
+            "::/x",
+            "192.0.2.0/24/1",
+        ] {
             assert!(parse_prefix(bad).is_err(), "{bad}");
         }
         assert!(parse_prefix_of::<Ipv4Addr>("2001:db8::/32").unwrap_err().reason.contains("IPv6"));

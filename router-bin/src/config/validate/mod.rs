@@ -152,7 +152,11 @@ impl Names {
                 _ => "uplink name",
             };
             let first = first.clone();
-            ctx.at(here, "name", Problem::Duplicate { what, name: name.to_owned(), first, hint: "names must be unique" });
+            ctx.at(
+                here,
+                "name",
+                Problem::Duplicate { what, name: name.to_owned(), first, hint: "names must be unique" },
+            );
             return;
         }
         self.by_name.insert(name.to_owned(), (index, here.path.clone()));
@@ -214,7 +218,10 @@ pub(crate) fn site(raw: &RawSite, ctx: &mut Ctx) -> Option<SiteConfig> {
     let status = tuning::status(ctx, &raw.status);
 
     for (section, what) in [
-        ("uplink", "no [[uplink]] is defined: a multihoming router needs at least one uplink (name, port, address, gateway)"),
+        (
+            "uplink",
+            "no [[uplink]] is defined: a multihoming router needs at least one uplink (name, port, address, gateway)",
+        ),
         ("lan", "no [[lan]] is defined: add the inside network(s) to route for (name, port, address)"),
     ] {
         if raw.written.get(section).copied().unwrap_or(0) == 0 {

@@ -26,9 +26,14 @@ pub(super) fn ports(ctx: &mut Ctx, raw: &RawSite) -> (Vec<Option<Port>>, Names) 
         let here = Here::new(&item.path, Some(&p.name));
         let kind = match (&p.device, &p.on) {
             (Some(_), Some(_)) => {
-                ctx.at(&here, "on", Problem::Conflict(
-                    "a port is either physical (`device`) or a VLAN on another port (`on` + `vlan`), not both".into(),
-                ));
+                ctx.at(
+                    &here,
+                    "on",
+                    Problem::Conflict(
+                        "a port is either physical (`device`) or a VLAN on another port (`on` + `vlan`), not both"
+                            .into(),
+                    ),
+                );
                 None
             }
             (None, None) => {
@@ -55,26 +60,38 @@ fn physical<'a>(
     let mut ok = true;
     for (key, set) in [("vlan", p.vlan.is_some()), ("pcp", p.pcp.is_some())] {
         if set {
-            ctx.at(here, key, Problem::Conflict(format!(
-                "`{key}` belongs to a VLAN port: declare a second [[port]] with `on = \"{}\"` and `vlan = <id>`",
-                p.name
-            )));
+            ctx.at(
+                here,
+                key,
+                Problem::Conflict(format!(
+                    "`{key}` belongs to a VLAN port: declare a second [[port]] with `on = \"{}\"` and `vlan = <id>`",
+                    p.name
+                )),
+            );
             ok = false;
         }
     }
     if device.is_empty() || device.len() > 15 || device.contains(['/', ' ', ':']) {
-        ctx.at(here, "device", Problem::BadName {
-            name: device.to_owned(),
-            reason: "a Linux interface name is 1 to 15 characters without '/', ':' or spaces",
-        });
+        ctx.at(
+            here,
+            "device",
+            Problem::BadName {
+                name: device.to_owned(),
+                reason: "a Linux interface name is 1 to 15 characters without '/', ':' or spaces",
+            },
+        );
         ok = false;
     } else if let Some(first) = devices.get(device) {
-        ctx.at(here, "device", Problem::Duplicate {
-            what: "device",
-            name: device.to_owned(),
-            first: first.key("device"),
-            hint: "one AF_XDP owner per interface: use VLAN ports (`on`) to split one device",
-        });
+        ctx.at(
+            here,
+            "device",
+            Problem::Duplicate {
+                what: "device",
+                name: device.to_owned(),
+                first: first.key("device"),
+                hint: "one AF_XDP owner per interface: use VLAN ports (`on`) to split one device",
+            },
+        );
         ok = false;
     } else {
         devices.insert(device, here.path.clone());
@@ -102,9 +119,13 @@ fn vlan_port(
     let mut ok = true;
     for (key, set) in [("xdp_mode", p.xdp_mode.is_some()), ("queues", p.queues.is_some())] {
         if set {
-            ctx.at(here, key, Problem::Conflict(format!(
-                "`{key}` is a property of the physical device: set it on port \"{on}\", which carries this VLAN"
-            )));
+            ctx.at(
+                here,
+                key,
+                Problem::Conflict(format!(
+                    "`{key}` is a property of the physical device: set it on port \"{on}\", which carries this VLAN"
+                )),
+            );
             ok = false;
         }
     }
@@ -119,13 +140,23 @@ fn vlan_port(
     }
     let vlan = match p.vlan {
         None => {
-            ctx.report(here, here.path.clone(), Problem::Missing {
-                key: "vlan",
-                why: "a port with `on` is a VLAN port and needs its 802.1Q id, e.g. `vlan = 832`".into(),
-            });
+            ctx.report(
+                here,
+                here.path.clone(),
+                Problem::Missing {
+                    key: "vlan",
+                    why: "a port with `on` is a VLAN port and needs its 802.1Q id, e.g. `vlan = 832`".into(),
+                },
+            );
             None
         }
-        v => ctx.int(here, "vlan", v, 1..=4094, "a VLAN id is 1 to 4094 (0 means priority-tagged only and 4095 is reserved)"),
+        v => ctx.int(
+            here,
+            "vlan",
+            v,
+            1..=4094,
+            "a VLAN id is 1 to 4094 (0 means priority-tagged only and 4095 is reserved)",
+        ),
     };
     let pcp = match p.pcp {
         None => Some(0),
@@ -133,12 +164,16 @@ fn vlan_port(
     };
     let (parent, vlan, pcp) = (parent?, vlan? as u16, pcp? as u8);
     if let Some(first) = vlans.get(&(parent, vlan)) {
-        ctx.at(here, "vlan", Problem::Duplicate {
-            what: "VLAN",
-            name: format!("{vlan} on port {on}"),
-            first: first.key("vlan"),
-            hint: "a VLAN id appears once per physical port",
-        });
+        ctx.at(
+            here,
+            "vlan",
+            Problem::Duplicate {
+                what: "VLAN",
+                name: format!("{vlan} on port {on}"),
+                first: first.key("vlan"),
+                hint: "a VLAN id appears once per physical port",
+            },
+        );
         return None;
     }
     vlans.insert((parent, vlan), here.path.clone());
@@ -161,10 +196,14 @@ pub(super) fn lans(ctx: &mut Ctx, raw: &RawSite, ports: &Names) -> (Vec<Option<L
         let (mut v4, mut v6) = (Vec::new(), Vec::new());
         let mut ok = true;
         if l.address.items.is_empty() {
-            ctx.at(&here, "address", Problem::Missing {
-                key: "address",
-                why: "list at least one router address, e.g. \"198.18.1.1/24\"".into(),
-            });
+            ctx.at(
+                &here,
+                "address",
+                Problem::Missing {
+                    key: "address",
+                    why: "list at least one router address, e.g. \"198.18.1.1/24\"".into(),
+                },
+            );
             ok = false;
         }
         for (k, text) in l.address.items.iter().enumerate() {
@@ -180,7 +219,11 @@ pub(super) fn lans(ctx: &mut Ctx, raw: &RawSite, ports: &Names) -> (Vec<Option<L
                     ok = false;
                 }
                 Ok(()) => {
-                    let bad = if text.contains(':') { v6.last().and_then(host_problem) } else { v4.last().and_then(host_problem) };
+                    let bad = if text.contains(':') {
+                        v6.last().and_then(host_problem)
+                    } else {
+                        v4.last().and_then(host_problem)
+                    };
                     if let Some(why) = bad {
                         ctx.report(&here, path, Problem::Addressing(why));
                         ok = false;
@@ -244,9 +287,13 @@ fn overlapping_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<LanAddrs>]) {
     for (j, (b, b_path, b_lan)) in subnets.iter().enumerate() {
         if let Some((a, a_path, _)) = subnets[..j].iter().find(|(a, _, _)| a.overlaps(b)) {
             let here = Here::new(&raw.lans[*b_lan].path, Some(&raw.lans[*b_lan].raw.name));
-            ctx.report(&here, b_path.clone(), Problem::Addressing(format!(
-                "subnet {b} overlaps {a} of {a_path}; LAN subnets must be disjoint or routing to them is ambiguous"
-            )));
+            ctx.report(
+                &here,
+                b_path.clone(),
+                Problem::Addressing(format!(
+                    "subnet {b} overlaps {a} of {a_path}; LAN subnets must be disjoint or routing to them is ambiguous"
+                )),
+            );
         }
     }
 }
@@ -254,14 +301,12 @@ fn overlapping_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<LanAddrs>]) {
 /// Each port serves one role: one LAN or one uplink.
 pub(super) fn roles(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<Lan>], uplinks: &[Option<Uplink>]) {
     let mut users: HashMap<usize, (KeyPath, String, &str)> = HashMap::new();
-    let lan_uses = lans
-        .iter()
-        .zip(&raw.lans)
-        .map(|(l, item)| (l.as_ref().map(|l| l.port), item.path.clone(), item.raw.name.clone(), item.raw.port.clone(), "LAN"));
-    let up_uses = uplinks
-        .iter()
-        .zip(&raw.uplinks)
-        .map(|(u, item)| (u.as_ref().map(|u| u.port), item.path.clone(), item.raw.name.clone(), item.raw.port.clone(), "uplink"));
+    let lan_uses = lans.iter().zip(&raw.lans).map(|(l, item)| {
+        (l.as_ref().map(|l| l.port), item.path.clone(), item.raw.name.clone(), item.raw.port.clone(), "LAN")
+    });
+    let up_uses = uplinks.iter().zip(&raw.uplinks).map(|(u, item)| {
+        (u.as_ref().map(|u| u.port), item.path.clone(), item.raw.name.clone(), item.raw.port.clone(), "uplink")
+    });
     for (port, path, name, port_name, role) in lan_uses.into_iter().chain(up_uses) {
         let Some(port) = port else { continue };
         if let Some((first, first_name, first_role)) = users.get(&port) {

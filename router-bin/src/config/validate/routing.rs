@@ -34,19 +34,25 @@ fn via(
             continue;
         };
         if let Some(first) = ids.iter().position(|i| *i == id) {
-            ctx.report(here, path, Problem::Duplicate {
-                what: "uplink",
-                name: name.clone(),
-                first: here.key("via").index(first),
-                hint: "list each uplink of a balance group once; use `weight` to favour one",
-            });
+            ctx.report(
+                here,
+                path,
+                Problem::Duplicate {
+                    what: "uplink",
+                    name: name.clone(),
+                    first: here.key("via").index(first),
+                    hint: "list each uplink of a balance group once; use `weight` to favour one",
+                },
+            );
             ok = false;
             continue;
         }
         if v6 && uplinks[id].as_ref().is_some_and(|u| u.address6.is_none()) {
-            ctx.report(here, path, Problem::Addressing(format!(
-                "uplink \"{name}\" has no `address6`, so it cannot carry IPv6 traffic"
-            )));
+            ctx.report(
+                here,
+                path,
+                Problem::Addressing(format!("uplink \"{name}\" has no `address6`, so it cannot carry IPv6 traffic")),
+            );
             ok = false;
         }
         ids.push(id);
@@ -62,33 +68,53 @@ pub(super) fn routes(ctx: &mut Ctx, raw: &RawSite, names: &Names, uplinks: &[Opt
         let r = &item.raw;
         let here = Here::new(&item.path, None);
         let to = ctx.parse(&here, "to", Some(&r.to), parse_prefix);
-        let distance = ctx.int(&here, "distance", r.distance, 1..=255, "distance is 1 to 255; among routes to one prefix the lowest live one wins");
+        let distance = ctx.int(
+            &here,
+            "distance",
+            r.distance,
+            1..=255,
+            "distance is 1 to 255; among routes to one prefix the lowest live one wins",
+        );
         let target = match (&r.via, r.blackhole) {
             (Some(_), Some(true)) => {
-                ctx.at(&here, "blackhole", Problem::Conflict(
-                    "a route either sends traffic `via` uplinks or drops it with `blackhole = true`, not both".into(),
-                ));
+                ctx.at(
+                    &here,
+                    "blackhole",
+                    Problem::Conflict(
+                        "a route either sends traffic `via` uplinks or drops it with `blackhole = true`, not both"
+                            .into(),
+                    ),
+                );
                 None
             }
             (Some(v), _) => via(ctx, &here, v, names, uplinks, to.is_some_and(|t| t.is_v6())).map(RouteTarget::Via),
             (None, Some(true)) => Some(RouteTarget::Blackhole),
             (None, _) => {
-                ctx.at(&here, "via", Problem::Missing {
-                    key: "via",
-                    why: "a route needs `via = \"<uplink>\"` (a list makes a balance group) or `blackhole = true`".into(),
-                });
+                ctx.at(
+                    &here,
+                    "via",
+                    Problem::Missing {
+                        key: "via",
+                        why: "a route needs `via = \"<uplink>\"` (a list makes a balance group) or `blackhole = true`"
+                            .into(),
+                    },
+                );
                 None
             }
         };
         let (Some(to), Some(target)) = (to, target) else { continue };
         let distance = distance.unwrap_or(1) as u8;
         if let Some(first) = seen.get(&(to, distance)) {
-            ctx.at(&here, "to", Problem::Duplicate {
-                what: "route to",
-                name: to.to_string(),
-                first: first.clone(),
-                hint: "give backup routes for one prefix different `distance`s",
-            });
+            ctx.at(
+                &here,
+                "to",
+                Problem::Duplicate {
+                    what: "route to",
+                    name: to.to_string(),
+                    first: first.clone(),
+                    hint: "give backup routes for one prefix different `distance`s",
+                },
+            );
             continue;
         }
         seen.insert((to, distance), item.path.clone());
@@ -116,7 +142,13 @@ pub(super) fn policies(
         let dst = ctx.parse(&here, "dst", p.dst.as_deref(), parse_prefix);
         if let (Some(s), Some(d)) = (src, dst) {
             if s.is_v6() != d.is_v6() {
-                ctx.at(&here, "dst", Problem::Addressing(format!("{d} and src {s} are of different IP families; no packet can match both")));
+                ctx.at(
+                    &here,
+                    "dst",
+                    Problem::Addressing(format!(
+                        "{d} and src {s} are of different IP families; no packet can match both"
+                    )),
+                );
             }
         }
         let proto = ctx.parse(&here, "proto", p.proto.as_ref().map(|s| s.0.as_str()), parse_protocol);
@@ -154,25 +186,43 @@ pub(super) fn policies(
                 ));
                 None
             }
-            ["via"] => p.via.as_ref().and_then(|v| via(ctx, &here, v, uplink_names, uplinks, v6)).map(PolicyAction::Via),
-            ["table"] => ctx.word(&here, "table", p.table.as_deref(), &[("main", ())]).map(|()| PolicyAction::MainTable),
+            ["via"] => {
+                p.via.as_ref().and_then(|v| via(ctx, &here, v, uplink_names, uplinks, v6)).map(PolicyAction::Via)
+            }
+            ["table"] => {
+                ctx.word(&here, "table", p.table.as_deref(), &[("main", ())]).map(|()| PolicyAction::MainTable)
+            }
             ["balance"] if p.balance == Some(false) => {
                 if p.granularity.is_some() {
-                    ctx.at(&here, "granularity", Problem::Conflict("`balance = false` does not balance, so a granularity means nothing here".into()));
+                    ctx.at(
+                        &here,
+                        "granularity",
+                        Problem::Conflict(
+                            "`balance = false` does not balance, so a granularity means nothing here".into(),
+                        ),
+                    );
                 }
                 Some(PolicyAction::NoBalance)
             }
             ["balance"] => {
-                ctx.at(&here, "balance", Problem::Conflict(
-                    "`balance = true` is what happens without a policy; only `balance = false` is an action".into(),
-                ));
+                ctx.at(
+                    &here,
+                    "balance",
+                    Problem::Conflict(
+                        "`balance = true` is what happens without a policy; only `balance = false` is an action".into(),
+                    ),
+                );
                 None
             }
             many => {
-                ctx.at(&here, many[1], Problem::Conflict(format!(
-                    "a policy takes exactly one action but has {}; keep one of them",
-                    many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
-                )));
+                ctx.at(
+                    &here,
+                    many[1],
+                    Problem::Conflict(format!(
+                        "a policy takes exactly one action but has {}; keep one of them",
+                        many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                    )),
+                );
                 None
             }
         };
@@ -186,12 +236,23 @@ pub(super) fn policies(
     out
 }
 
-fn ingress(ctx: &mut Ctx, here: &Here, name: &str, lans: &Names, ports: &Names, lan_list: &[Option<Lan>]) -> Option<Ingress> {
+fn ingress(
+    ctx: &mut Ctx,
+    here: &Here,
+    name: &str,
+    lans: &Names,
+    ports: &Names,
+    lan_list: &[Option<Lan>],
+) -> Option<Ingress> {
     match (lans.get(name), ports.get(name)) {
         (Some(l), Some(p)) if lan_list[l].as_ref().is_some_and(|lan| lan.port != p) => {
-            ctx.at(here, "in", Problem::Conflict(format!(
-                "\"{name}\" is both a LAN and a port, and that LAN is not on that port; rename one of them"
-            )));
+            ctx.at(
+                here,
+                "in",
+                Problem::Conflict(format!(
+                    "\"{name}\" is both a LAN and a port, and that LAN is not on that port; rename one of them"
+                )),
+            );
             None
         }
         (Some(l), _) => Some(Ingress::Lan(l)),

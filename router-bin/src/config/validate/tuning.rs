@@ -17,16 +17,24 @@ pub(super) fn balance(ctx: &mut Ctx, b: &RawBalance) -> Balance {
     let strategies = [("nth", Strategy::Nth), ("weighted", Strategy::Weighted), ("hash", Strategy::Hash)];
     Balance {
         strategy: ctx.word(&here, "strategy", b.strategy.as_deref(), &strategies).unwrap_or(Strategy::Weighted),
-        granularity: ctx.word(&here, "granularity", b.granularity.as_deref(), GRANULARITIES).unwrap_or(Granularity::Socket),
+        granularity: ctx
+            .word(&here, "granularity", b.granularity.as_deref(), GRANULARITIES)
+            .unwrap_or(Granularity::Socket),
     }
 }
 
 pub(super) fn conntrack(ctx: &mut Ctx, c: &RawConntrack) -> Conntrack {
     let here = Here::new(&KeyPath::root("conntrack"), None);
-    let max_flows = ctx.int(&here, "max_flows", c.max_flows, 1024..=(1 << 26), "max_flows is 1024 to 67108864").unwrap_or(262_144);
-    let per_host_limit = ctx.int(&here, "per_host_limit", c.per_host_limit, 1..=(1 << 26), "per_host_limit is 1 to 67108864 flows");
+    let max_flows =
+        ctx.int(&here, "max_flows", c.max_flows, 1024..=(1 << 26), "max_flows is 1024 to 67108864").unwrap_or(262_144);
+    let per_host_limit =
+        ctx.int(&here, "per_host_limit", c.per_host_limit, 1..=(1 << 26), "per_host_limit is 1 to 67108864 flows");
     if per_host_limit.is_some_and(|l| l > max_flows) {
-        ctx.at(&here, "per_host_limit", Problem::Conflict(format!("it is above max_flows ({max_flows}) and could never apply")));
+        ctx.at(
+            &here,
+            "per_host_limit",
+            Problem::Conflict(format!("it is above max_flows ({max_flows}) and could never apply")),
+        );
     }
     let mut dur = |key: &str, v: &Option<String>, default: u64| -> Duration {
         let d = ctx.parse(&here, key, v.as_deref(), parse_duration).unwrap_or(Duration::from_secs(default));
@@ -53,10 +61,15 @@ pub(super) fn conntrack(ctx: &mut Ctx, c: &RawConntrack) -> Conntrack {
         )));
     }
     if ct.tcp_transitory > ct.tcp_established {
-        ctx.at(&here, "tcp_transitory", Problem::Timing(format!(
-            "{} is longer than tcp_established ({}); closing connections should not outlive open ones",
-            format_duration(ct.tcp_transitory), format_duration(ct.tcp_established)
-        )));
+        ctx.at(
+            &here,
+            "tcp_transitory",
+            Problem::Timing(format!(
+                "{} is longer than tcp_established ({}); closing connections should not outlive open ones",
+                format_duration(ct.tcp_transitory),
+                format_duration(ct.tcp_established)
+            )),
+        );
     }
     ct
 }
@@ -67,25 +80,35 @@ pub(super) fn workers(ctx: &mut Ctx, w: &RawWorkers) -> Workers {
     let mut seen: HashMap<i64, usize> = HashMap::new();
     let listed = w.cores.clone().unwrap_or_else(|| vec![0]);
     if listed.is_empty() {
-        ctx.at(&here, "cores", Problem::Missing { key: "cores", why: "the list is empty; name at least one CPU core, e.g. [0]".into() });
+        ctx.at(
+            &here,
+            "cores",
+            Problem::Missing { key: "cores", why: "the list is empty; name at least one CPU core, e.g. [0]".into() },
+        );
     }
     for (k, &core) in listed.iter().enumerate() {
         let path = here.key("cores").index(k);
         if !(0..=1023).contains(&core) {
             ctx.report(&here, path, Problem::OutOfRange { value: core, rule: "a CPU core number is 0 to 1023" });
         } else if let Some(first) = seen.get(&core) {
-            ctx.report(&here, path, Problem::Duplicate {
-                what: "core",
-                name: core.to_string(),
-                first: here.key("cores").index(*first),
-                hint: "one worker per core; list each core once",
-            });
+            ctx.report(
+                &here,
+                path,
+                Problem::Duplicate {
+                    what: "core",
+                    name: core.to_string(),
+                    first: here.key("cores").index(*first),
+                    hint: "one worker per core; list each core once",
+                },
+            );
         } else {
             seen.insert(core, k);
             cores.push(core as u16);
         }
     }
-    let batch = ctx.int(&here, "batch", w.batch, 1..=1024, "batch is 1 to 1024 descriptors (32-64 is the usual sweet spot)").unwrap_or(64);
+    let batch = ctx
+        .int(&here, "batch", w.batch, 1..=1024, "batch is 1 to 1024 descriptors (32-64 is the usual sweet spot)")
+        .unwrap_or(64);
     Workers { cores, batch: batch as u16 }
 }
 

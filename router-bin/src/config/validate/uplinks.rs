@@ -56,10 +56,14 @@ fn uplink(ctx: &mut Ctx, here: &Here, u: &RawUplink, ports: &Names, workers: usi
     };
     let gateway = match &u.gateway {
         None if u.address.trim() != "dhcp" => {
-            ctx.report(here, here.path.clone(), Problem::Missing {
-                key: "gateway",
-                why: "a static uplink needs its next hop, e.g. `gateway = \"198.51.100.1\"`".into(),
-            });
+            ctx.report(
+                here,
+                here.path.clone(),
+                Problem::Missing {
+                    key: "gateway",
+                    why: "a static uplink needs its next hop, e.g. `gateway = \"198.51.100.1\"`".into(),
+                },
+            );
             None
         }
         g => ctx.parse(here, "gateway", g.as_deref(), parse_addr::<Ipv4Addr>),
@@ -73,26 +77,45 @@ fn uplink(ctx: &mut Ctx, here: &Here, u: &RawUplink, ports: &Names, workers: usi
     }
     let gateway6 = ctx.parse(here, "gateway6", u.gateway6.as_deref(), parse_addr::<Ipv6Addr>);
     match (&u.address6, &u.gateway6) {
-        (None, Some(_)) => ctx.at(here, "gateway6", Problem::Missing {
-            key: "address6",
-            why: "`gateway6` needs this uplink's own IPv6 address in `address6`".into(),
-        }),
-        (Some(_), None) => ctx.report(here, here.path.clone(), Problem::Missing {
-            key: "gateway6",
-            why: "an uplink with `address6` needs its IPv6 next hop (often link-local, e.g. \"fe80::1\")".into(),
-        }),
+        (None, Some(_)) => ctx.at(
+            here,
+            "gateway6",
+            Problem::Missing {
+                key: "address6",
+                why: "`gateway6` needs this uplink's own IPv6 address in `address6`".into(),
+            },
+        ),
+        (Some(_), None) => ctx.report(
+            here,
+            here.path.clone(),
+            Problem::Missing {
+                key: "gateway6",
+                why: "an uplink with `address6` needs its IPv6 next hop (often link-local, e.g. \"fe80::1\")".into(),
+            },
+        ),
         _ => {}
     }
     if let (Some(a), Some(g)) = (address6, gateway6) {
         // IPv6 routers are usually reached by their link-local address (RFC 4861).
-        if !(g.segments()[0] & 0xffc0 == 0xfe80) {
-            gateway_check(ctx, here, "gateway6", &a, g);
-        } else if a.addr == g {
+        let link_local = g.segments()[0] & 0xffc0 == 0xfe80;
+        if !link_local || a.addr == g {
             gateway_check(ctx, here, "gateway6", &a, g);
         }
     }
-    let distance = ctx.int(here, "distance", u.distance, 1..=255, "distance is 1 to 255; lower is preferred, equal distances share the load");
-    let weight = ctx.int(here, "weight", u.weight, 1..=1000, "weight is 1 to 1000; to keep an uplink idle until others fail, give it a higher distance instead of weight 0");
+    let distance = ctx.int(
+        here,
+        "distance",
+        u.distance,
+        1..=255,
+        "distance is 1 to 255; lower is preferred, equal distances share the load",
+    );
+    let weight = ctx.int(
+        here,
+        "weight",
+        u.weight,
+        1..=1000,
+        "weight is 1 to 1000; to keep an uplink idle until others fail, give it a higher distance instead of weight 0",
+    );
     let nat = nat(ctx, here, u, address6.is_some() || u.address6.is_some(), workers);
     let health = health(ctx, &here.nested("health"), &u.health, gateway, u.address6.is_some());
     if ctx.problems.len() != before {
@@ -115,13 +138,21 @@ fn uplink(ctx: &mut Ctx, here: &Here, u: &RawUplink, ports: &Names, workers: usi
 fn gateway_check<A: crate::config::values::IpFamily>(ctx: &mut Ctx, here: &Here, key: &str, a: &IfAddr<A>, g: A) {
     let subnet = a.subnet();
     if g == a.addr {
-        ctx.at(here, key, Problem::Addressing(format!(
-            "{g} is this uplink's own address; the gateway is the ISP's router on {subnet}"
-        )));
+        ctx.at(
+            here,
+            key,
+            Problem::Addressing(format!(
+                "{g} is this uplink's own address; the gateway is the ISP's router on {subnet}"
+            )),
+        );
     } else if !subnet.contains(g) {
-        ctx.at(here, key, Problem::Addressing(format!(
+        ctx.at(
+            here,
+            key,
+            Problem::Addressing(format!(
             "{g} is not inside {a} (subnet {subnet}); the gateway must be directly reachable on the uplink's subnet"
-        )));
+        )),
+        );
     } else if let Some(why) = host_problem(&IfAddr { addr: g, len: a.len }) {
         ctx.at(here, key, Problem::Addressing(why.replace("the router needs", "a gateway must be")));
     }
@@ -130,7 +161,12 @@ fn gateway_check<A: crate::config::values::IpFamily>(ctx: &mut Ctx, here: &Here,
 fn nat(ctx: &mut Ctx, here: &Here, u: &RawUplink, has_v6: bool, workers: usize) -> Option<Nat> {
     let kind = match u.nat.as_deref() {
         None => Some(NatKind::Masquerade),
-        w => ctx.word(here, "nat", w, &[("masquerade", NatKind::Masquerade), ("none", NatKind::None), ("nptv6", NatKind::Nptv6)]),
+        w => ctx.word(
+            here,
+            "nat",
+            w,
+            &[("masquerade", NatKind::Masquerade), ("none", NatKind::None), ("nptv6", NatKind::Nptv6)],
+        ),
     }?;
     let ports = match u.nat_ports.as_deref() {
         None => Some(DEFAULT_PORTS),
@@ -170,21 +206,33 @@ fn nat(ctx: &mut Ctx, here: &Here, u: &RawUplink, has_v6: bool, workers: usize) 
         }
         NatKind::Nptv6 => {
             if !has_v6 {
-                ctx.at(here, "nat", Problem::Missing {
-                    key: "address6",
-                    why: "NPTv6 translates IPv6 prefixes, so this uplink needs `address6` and `gateway6`".into(),
-                });
+                ctx.at(
+                    here,
+                    "nat",
+                    Problem::Missing {
+                        key: "address6",
+                        why: "NPTv6 translates IPv6 prefixes, so this uplink needs `address6` and `gateway6`".into(),
+                    },
+                );
             }
             let mut prefixes = [None, None];
             for (slot, (key, v)) in prefixes.iter_mut().zip(nptv6) {
                 match v {
-                    None => ctx.report(here, here.path.clone(), Problem::Missing {
-                        key,
-                        why: format!(
-                            "`nat = \"nptv6\"` needs `{key}`, an IPv6 prefix such as {}",
-                            if key == "nptv6_inside" { "\"fd00:1::/48\" (LAN side)" } else { "\"2001:db8:1::/48\" (delegated by the ISP)" }
-                        ),
-                    }),
+                    None => ctx.report(
+                        here,
+                        here.path.clone(),
+                        Problem::Missing {
+                            key,
+                            why: format!(
+                                "`nat = \"nptv6\"` needs `{key}`, an IPv6 prefix such as {}",
+                                if key == "nptv6_inside" {
+                                    "\"fd00:1::/48\" (LAN side)"
+                                } else {
+                                    "\"2001:db8:1::/48\" (delegated by the ISP)"
+                                }
+                            ),
+                        },
+                    ),
                     Some(t) => *slot = ctx.parse(here, key, Some(t), parse_prefix_of::<Ipv6Addr>),
                 }
             }
@@ -198,7 +246,13 @@ fn nat(ctx: &mut Ctx, here: &Here, u: &RawUplink, has_v6: bool, workers: usize) 
                 return None;
             }
             if inside == outside {
-                ctx.at(here, "nptv6_outside", Problem::Addressing(format!("{outside} equals nptv6_inside; nothing would be translated; use `nat = \"none\"`")));
+                ctx.at(
+                    here,
+                    "nptv6_outside",
+                    Problem::Addressing(format!(
+                        "{outside} equals nptv6_inside; nothing would be translated; use `nat = \"none\"`"
+                    )),
+                );
                 return None;
             }
             Some(Nat::Nptv6 { inside, outside, ports: ports? })
@@ -211,7 +265,11 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
     let default_targets = vec!["gateway".to_owned()];
     let texts = h.targets.as_ref().unwrap_or(&default_targets);
     if texts.is_empty() {
-        ctx.at(here, "targets", Problem::Missing { key: "targets", why: "the list is empty; probe at least \"gateway\"".into() });
+        ctx.at(
+            here,
+            "targets",
+            Problem::Missing { key: "targets", why: "the list is empty; probe at least \"gateway\"".into() },
+        );
     }
     let mut targets: Vec<ProbeTarget> = Vec::new();
     for (k, text) in texts.iter().enumerate() {
@@ -225,9 +283,13 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
                     None
                 }
                 Ok(IpAddr::V6(_)) if !has_v6 => {
-                    ctx.report(here, path.clone(), Problem::Addressing(format!(
-                        "{text} is IPv6 but this uplink has no `address6` to probe it from"
-                    )));
+                    ctx.report(
+                        here,
+                        path.clone(),
+                        Problem::Addressing(format!(
+                            "{text} is IPv6 but this uplink has no `address6` to probe it from"
+                        )),
+                    );
                     None
                 }
                 Ok(a) => Some(ProbeTarget::Address(a)),
@@ -235,12 +297,16 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
         };
         let Some(target) = target else { continue };
         if let Some(first) = targets.iter().position(|t| t.addr() == target.addr()) {
-            ctx.report(here, path, Problem::Duplicate {
-                what: "probe target",
-                name: target.addr().to_string(),
-                first: here.key("targets").index(first),
-                hint: "list each target once (\"gateway\" is the gateway's address)",
-            });
+            ctx.report(
+                here,
+                path,
+                Problem::Duplicate {
+                    what: "probe target",
+                    name: target.addr().to_string(),
+                    first: here.key("targets").index(first),
+                    hint: "list each target once (\"gateway\" is the gateway's address)",
+                },
+            );
         } else {
             targets.push(target);
         }
@@ -268,8 +334,10 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
             format_duration(timeout), format_duration(interval * PROBE_WINDOW)
         )));
     }
-    let down_after = ctx.int(here, "down_after", h.down_after, 1..=1000, "down_after is 1 to 1000 consecutive failed probe rounds");
-    let up_after = ctx.int(here, "up_after", h.up_after, 1..=1000, "up_after is 1 to 1000 consecutive good probe rounds");
+    let down_after =
+        ctx.int(here, "down_after", h.down_after, 1..=1000, "down_after is 1 to 1000 consecutive failed probe rounds");
+    let up_after =
+        ctx.int(here, "up_after", h.up_after, 1..=1000, "up_after is 1 to 1000 consecutive good probe rounds");
     let quorum = h.quorum.unwrap_or(1);
     let n = texts.len().max(1) as i64;
     if quorum < 1 || quorum > n {
@@ -280,18 +348,27 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
     let loss_threshold = ctx.parse(here, "loss_threshold", h.loss_threshold.as_deref(), parse_percent);
     if let Some(p) = loss_threshold {
         if p.basis_points == 0 || p.basis_points >= 10_000 {
-            ctx.at(here, "loss_threshold", Problem::Timing(format!(
-                "{p} cannot work: 0% fails on the first lost probe and 100% never triggers; use e.g. \"30%\""
-            )));
+            ctx.at(
+                here,
+                "loss_threshold",
+                Problem::Timing(format!(
+                    "{p} cannot work: 0% fails on the first lost probe and 100% never triggers; use e.g. \"30%\""
+                )),
+            );
         }
     }
     let rtt_threshold = dur(ctx, "rtt_threshold", &h.rtt_threshold);
     if let Some(rtt) = rtt_threshold {
         if rtt.is_zero() || rtt >= timeout {
-            ctx.at(here, "rtt_threshold", Problem::Timing(format!(
-                "{} must be above 0 and below the probe timeout ({}): a slower answer already counts as lost",
-                format_duration(rtt), format_duration(timeout)
-            )));
+            ctx.at(
+                here,
+                "rtt_threshold",
+                Problem::Timing(format!(
+                    "{} must be above 0 and below the probe timeout ({}): a slower answer already counts as lost",
+                    format_duration(rtt),
+                    format_duration(timeout)
+                )),
+            );
         }
     }
     let rescue = match h.rescue.as_deref() {
@@ -305,23 +382,50 @@ fn health(ctx: &mut Ctx, here: &Here, h: &RawHealth, gateway: Option<Ipv4Addr>, 
             let d = here.nested("damping");
             let def = Damping::default();
             let half_life = ctx.parse(&d, "half_life", t.half_life.as_deref(), parse_duration).unwrap_or(def.half_life);
-            let max_suppress = ctx.parse(&d, "max_suppress", t.max_suppress.as_deref(), parse_duration).unwrap_or(def.max_suppress);
-            let suppress = ctx.int(&d, "suppress", t.suppress, 1..=1_000_000, "suppress is a penalty from 1 to 1000000 (each flap adds 1000)");
-            let reuse = ctx.int(&d, "reuse", t.reuse, 1..=1_000_000, "reuse is a penalty from 1 to 1000000 (each flap adds 1000)");
-            let (suppress, reuse) = (suppress.unwrap_or(i64::from(def.suppress)) as u32, reuse.unwrap_or(i64::from(def.reuse)) as u32);
+            let max_suppress =
+                ctx.parse(&d, "max_suppress", t.max_suppress.as_deref(), parse_duration).unwrap_or(def.max_suppress);
+            let suppress = ctx.int(
+                &d,
+                "suppress",
+                t.suppress,
+                1..=1_000_000,
+                "suppress is a penalty from 1 to 1000000 (each flap adds 1000)",
+            );
+            let reuse = ctx.int(
+                &d,
+                "reuse",
+                t.reuse,
+                1..=1_000_000,
+                "reuse is a penalty from 1 to 1000000 (each flap adds 1000)",
+            );
+            let (suppress, reuse) =
+                (suppress.unwrap_or(i64::from(def.suppress)) as u32, reuse.unwrap_or(i64::from(def.reuse)) as u32);
             if half_life.is_zero() {
-                ctx.at(&d, "half_life", Problem::Timing("a half-life of 0 never remembers a flap; use e.g. \"30s\"".into()));
+                ctx.at(
+                    &d,
+                    "half_life",
+                    Problem::Timing("a half-life of 0 never remembers a flap; use e.g. \"30s\"".into()),
+                );
             }
             if max_suppress < half_life {
-                ctx.at(&d, "max_suppress", Problem::Timing(format!(
-                    "{} is shorter than half_life ({}); the hold-down would end before the penalty decays",
-                    format_duration(max_suppress), format_duration(half_life)
-                )));
+                ctx.at(
+                    &d,
+                    "max_suppress",
+                    Problem::Timing(format!(
+                        "{} is shorter than half_life ({}); the hold-down would end before the penalty decays",
+                        format_duration(max_suppress),
+                        format_duration(half_life)
+                    )),
+                );
             }
             if reuse >= suppress {
-                ctx.at(&d, "reuse", Problem::Timing(format!(
-                    "{reuse} must be below suppress ({suppress}), or a suppressed uplink would come straight back"
-                )));
+                ctx.at(
+                    &d,
+                    "reuse",
+                    Problem::Timing(format!(
+                        "{reuse} must be below suppress ({suppress}), or a suppressed uplink would come straight back"
+                    )),
+                );
             }
             Some(Damping { half_life, suppress, reuse, max_suppress })
         }
@@ -350,11 +454,9 @@ pub(super) fn against_lans(ctx: &mut Ctx, raw: &RawSite, lans: &[Option<LanAddrs
     for (u, item) in uplinks.iter().zip(&raw.uplinks) {
         let Some(u) = u else { continue };
         let here = Here::new(&item.path, Some(&item.raw.name));
-        let mine = [
-            ("address", IpPrefix::V4(u.address.subnet()), IpAddr::V4(u.address.addr)),
-        ]
-        .into_iter()
-        .chain(u.address6.map(|a| ("address6", IpPrefix::V6(a.subnet()), IpAddr::V6(a.addr))));
+        let mine = [("address", IpPrefix::V4(u.address.subnet()), IpAddr::V4(u.address.addr))]
+            .into_iter()
+            .chain(u.address6.map(|a| ("address6", IpPrefix::V6(a.subnet()), IpAddr::V6(a.addr))));
         for (key, subnet, addr) in mine {
             if let Some((lan_net, lan_path, _)) = subnets.iter().find(|(n, _, _)| n.overlaps(&subnet)) {
                 let what = if contains(lan_net, addr) {
