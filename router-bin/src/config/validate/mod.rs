@@ -1,5 +1,6 @@
 //! The validation pass: raw TOML structs in, a typed [`SiteConfig`] out, or every problem found.
 
+mod health;
 mod ports;
 mod routing;
 mod tuning;
