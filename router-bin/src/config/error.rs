@@ -45,8 +45,16 @@ pub enum Problem {
     #[error("{0}")]
     Schema(String),
     /// A top-level key that is not a section of this config.
-    #[error("unknown section `{0}`; the sections are [[port]], [[lan]], [[uplink]], [[route]], [[policy]], [balance], [conntrack], [workers], [status]")]
-    UnknownSection(String),
+    #[error(
+        "unknown section `{key}`{}; the sections are [[port]], [[lan]], [[uplink]], [[route]], [[policy]], [balance], [conntrack], [workers], [status]",
+        hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default()
+    )]
+    UnknownSection {
+        /// As written.
+        key: String,
+        /// The closest section name, if the key looks like a typo of it.
+        hint: Option<String>,
+    },
     /// A section written as a table where a list of tables is expected, or the reverse.
     #[error("`{key}` must be written as {expected}")]
     SectionShape {
@@ -59,7 +67,11 @@ pub enum Problem {
     #[error(transparent)]
     Value(#[from] ValueError),
     /// A word that is not one of the accepted ones.
-    #[error("\"{value}\" is not accepted; write one of {}", quote_all(allowed))]
+    #[error(
+        "\"{value}\" is not accepted; write one of {}{}",
+        quote_all(allowed),
+        super::suggest::closest(value, allowed.iter().copied()).map(|c| format!(" (did you mean \"{c}\"?)")).unwrap_or_default()
+    )]
     NotOneOf {
         /// As written.
         value: String,

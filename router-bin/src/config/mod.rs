@@ -8,6 +8,7 @@ pub mod error;
 pub mod model;
 mod raw;
 pub mod source;
+mod suggest;
 mod validate;
 pub mod values;
 
@@ -92,7 +93,11 @@ fn from_toml(
     let path = span.as_ref().and_then(|s| map.path_at(s)).filter(|p| p.as_str().len() >= fallback.as_str().len());
     let location = span.map(|s| map.location(s.start)).or_else(|| map.locate(&fallback));
     let message = e.message().trim().replace('\n', "; ");
-    let problem = if syntax { Problem::Syntax(message) } else { Problem::Schema(message) };
+    let problem = if syntax {
+        Problem::Syntax(message)
+    } else {
+        Problem::Schema(suggest::unknown_field_hint(&message).unwrap_or(message))
+    };
     ConfigError { location, path: path.unwrap_or(fallback), entry, problem }
 }
 
@@ -126,7 +131,8 @@ fn sections(map: &SourceMap, root: &DeTable<'_>, errors: &mut Vec<ConfigError>) 
                 _ => Some(Problem::SectionShape { key: name.to_owned(), expected: table_form(name) }),
             }
         } else {
-            Some(Problem::UnknownSection(name.to_owned()))
+            let close = suggest::closest(name, LISTS.iter().chain(TABLES.iter()).copied());
+            Some(Problem::UnknownSection { key: name.to_owned(), hint: close.map(str::to_owned) })
         };
         if let Some(problem) = problem {
             errors.push(ConfigError { location: Some(map.location(key.span().start)), path, entry: None, problem });

@@ -88,8 +88,9 @@ fn bad_configs_are_rejected_by_key() {
     let cases: Vec<(&str, String, &[&str])> = vec![
         // Schema and syntax.
         ("unknown key", edit("device = \"eth0\"", "device = \"eth0\"\nspeed = 10"), &["test.toml:5:1", "port[0].speed", "unknown field `speed`"]),
-        ("unknown nested key", health("gatway = true"), &["uplink[1].health.gatway", "unknown field"]),
+        ("unknown nested key", health("intreval = \"1s\""), &["uplink[1].health.intreval", "did you mean `interval`?"]),
         ("unknown section", with("[firewall]\nenabled = true"), &["firewall", "unknown section"]),
+        ("misspelt section", with("[conntrak]\nudp = \"5m\""), &["conntrak", "did you mean `conntrack`?"]),
         ("TOML syntax", with("[[route]\nto = 1"), &["TOML syntax error", "test.toml:"]),
         ("wrong type", edit("address = \"198.51.100.2/24\"", "address = 5"), &["uplink[0].address", "invalid type"]),
         ("section written as table", with("[route]\nto = \"10.0.0.0/8\""), &["route", "must be written as [[route]]"]),
@@ -152,6 +153,7 @@ fn bad_configs_are_rejected_by_key() {
         ("no uplink at all", no_uplinks, &["uplink: no [[uplink]] is defined"]),
         ("no LAN at all", no_lans, &["lan: no [[lan]] is defined"]),
         ("bad strategy", with("[balance]\nstrategy = \"random\""), &["balance.strategy", "\"nth\", \"weighted\", \"hash\""]),
+        ("misspelt strategy", with("[balance]\nstrategy = \"weigthed\""), &["balance.strategy", "did you mean \"weighted\"?"]),
         // Routes.
         ("route host bits", route("to = \"192.0.2.129/25\"\nblackhole = true"), &["route[0].to", "canonical form is 192.0.2.128/25"]),
         ("route length above 32", route("to = \"192.0.2.0/33\"\nblackhole = true"), &["route[0].to", "longer than 32"]),
