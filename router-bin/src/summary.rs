@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use crate::config::values::format_duration;
 use crate::config::{
-    Granularity, Ingress, Nat, Policy, PolicyAction, PortKind, ProbeTarget, RouteTarget, SiteConfig, Strategy, XdpMode,
+    Granularity, Ingress, Nat, Policy, PolicyAction, PortKind, ProbeTarget, Rescue, RouteTarget, SiteConfig, Strategy,
+    XdpMode,
 };
 
 /// Renders what the site will run, in the vocabulary of the config file.
@@ -82,6 +83,20 @@ fn write_all(s: &mut String, cfg: &SiteConfig) -> std::fmt::Result {
             h.up_after,
             h.quorum
         )?;
+        let mut extra = vec![match h.rescue {
+            Rescue::Reset => "on down: reset its flows".to_owned(),
+            Rescue::Keep => "on down: keep its flows".to_owned(),
+        }];
+        if let Some(loss) = h.loss_threshold {
+            extra.push(format!("down above {loss} loss"));
+        }
+        if let Some(rtt) = h.rtt_threshold {
+            extra.push(format!("down above {} rtt", format_duration(rtt)));
+        }
+        if let Some(d) = h.damping {
+            extra.push(format!("flap damping (half-life {})", format_duration(d.half_life)));
+        }
+        writeln!(s, "  {:<14} {}", "", extra.join(", "))?;
     }
     writeln!(s, "routes ({} + default):", cfg.routes.len())?;
     for r in &cfg.routes {

@@ -36,6 +36,38 @@ pub struct SiteConfig {
     pub status: Status,
 }
 
+impl SiteConfig {
+    /// The uplink called `name`.
+    pub fn uplink_id(&self, name: &str) -> Option<UplinkId> {
+        self.uplinks.iter().position(|u| u.name == name)
+    }
+
+    /// The physical port under `port` (itself if physical): where its frames are sent and received.
+    pub fn physical_port(&self, port: PortId) -> PortId {
+        match self.ports[port].kind {
+            PortKind::Vlan { parent, .. } => parent,
+            PortKind::Physical { .. } => port,
+        }
+    }
+
+    /// The Linux device that carries `port`'s frames.
+    pub fn device(&self, port: PortId) -> &str {
+        match &self.ports[self.physical_port(port)].kind {
+            PortKind::Physical { device, .. } => device,
+            // Validation guarantees a VLAN's parent is physical.
+            PortKind::Vlan { .. } => "",
+        }
+    }
+
+    /// The 802.1Q tag (VLAN id, PCP) that `port`'s frames carry, if any.
+    pub fn vlan_tag(&self, port: PortId) -> Option<(u16, u8)> {
+        match self.ports[port].kind {
+            PortKind::Vlan { vlan, pcp, .. } => Some((vlan, pcp)),
+            PortKind::Physical { .. } => None,
+        }
+    }
+}
+
 /// A port: a NIC bound with AF_XDP, or an 802.1Q VLAN carried on one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {

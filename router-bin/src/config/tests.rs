@@ -301,6 +301,10 @@ fn lab_example_matches_the_lab() {
     let routes: Vec<(String, RouteTarget)> = cfg.routes.iter().map(|r| (r.to.to_string(), r.target.clone())).collect();
     assert!(routes.contains(&("192.0.2.128/26".to_owned(), RouteTarget::Blackhole)));
     assert!(routes.contains(&("192.0.2.64/26".to_owned(), RouteTarget::Via(vec![1]))));
+    assert_eq!(cfg.device(isp1.port), "wan1");
+    assert_eq!(cfg.vlan_tag(isp1.port), Some((832, 0)));
+    assert_eq!(cfg.vlan_tag(cfg.uplinks[1].port), None);
+    assert_eq!(cfg.uplink_id("isp2"), Some(1));
     let lans: Vec<String> = cfg.lans.iter().map(|l| l.v4[0].to_string()).collect();
     assert_eq!(lans, ["198.18.1.1/24", "198.18.2.1/24"]);
 }
