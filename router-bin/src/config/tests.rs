@@ -326,3 +326,133 @@ fn syntax_errors_carry_a_location_and_no_key() {
     assert!(text.starts_with("error: s.toml:3:"), "{text}");
     assert!(text.contains("TOML syntax error"), "{text}");
 }
+
+#[test]
+fn every_optional_key_is_accepted_when_right() {
+    let text = r#"
+[[port]]
+name = "lan0"
+device = "eth0"
+xdp_mode = "zerocopy"
+queues = 4
+[[port]]
+name = "trunk"
+device = "eth1"
+[[port]]
+name = "wan-a"
+on = "trunk"
+vlan = 832
+pcp = 6
+[[port]]
+name = "wan-b"
+on = "trunk"
+vlan = 833
+[[lan]]
+name = "office"
+port = "lan0"
+address = ["198.18.1.1/24", "2001:db8:1::1/64"]
+zone = 7
+[[uplink]]
+name = "a"
+port = "wan-a"
+address = "198.51.100.2/30"
+gateway = "198.51.100.1"
+address6 = "2001:db8:f::2/64"
+gateway6 = "fe80::1"
+distance = 10
+weight = 1000
+nat = "nptv6"
+nptv6_inside = "fd00:1::/48"
+nptv6_outside = "2001:db8:2::/48"
+nat_ports = "1024-32767"
+[uplink.health]
+targets = ["gateway", "192.0.2.53", "2001:db8::53"]
+interval = "200ms"
+fast_interval = "100ms"
+timeout = "1500ms"
+down_after = 2
+up_after = 10
+quorum = 2
+loss_threshold = "12.5%"
+rtt_threshold = "250ms"
+rescue = "keep"
+[uplink.health.damping]
+half_life = "1m"
+suppress = 2500
+reuse = 500
+max_suppress = "10m"
+[[uplink]]
+name = "b"
+port = "wan-b"
+address = "198.51.100.2/30"
+gateway = "198.51.100.1"
+nat_ports = "32768-65535"
+nat = "masquerade"
+[[route]]
+to = "0.0.0.0/1"
+via = ["a", "b"]
+[[route]]
+to = "0.0.0.0/1"
+via = "b"
+distance = 2
+[[route]]
+to = "2001:db8:dead::/48"
+blackhole = true
+[[policy]]
+src = "198.18.1.0/25"
+proto = 6
+dst_port = 25
+via = "b"
+granularity = "flow"
+[[policy]]
+proto = "udp"
+dst_port = "8000-8100"
+in = "office"
+table = "main"
+[[policy]]
+dst = "2001:db8::/32"
+via = "a"
+[[policy]]
+in = "lan0"
+balance = false
+[balance]
+strategy = "hash"
+granularity = "host"
+[conntrack]
+max_flows = 1048576
+per_host_limit = 1000
+tcp_established = "1h"
+tcp_transitory = "2m"
+tcp_syn_sent = "30s"
+tcp_time_wait = "60s"
+udp = "60s"
+udp_min = "60s"
+icmp = "30s"
+[workers]
+cores = [2, 3, 1]
+batch = 32
+[status]
+socket = "/run/mh.sock"
+"#;
+    let cfg = match parse(text, "rich.toml") {
+        Ok(cfg) => cfg,
+        Err(e) => panic!("{e}"),
+    };
+    let a = &cfg.uplinks[0];
+    assert!(matches!(a.nat, Nat::Nptv6 { inside, .. } if inside.len == 48));
+    assert_eq!(a.health.damping.map(|d| d.reuse), Some(500));
+    assert_eq!(a.health.loss_threshold.map(|p| p.basis_points), Some(1250));
+    assert_eq!(a.health.targets.len(), 3);
+    assert_eq!(cfg.routes[0].target, RouteTarget::Via(vec![0, 1]));
+    assert_eq!(cfg.policies[0].proto, Some(values::Protocol::Tcp));
+    assert_eq!(cfg.policies[1].ingress, Some(Ingress::Lan(0)));
+    assert_eq!(cfg.policies[3].action, PolicyAction::NoBalance);
+    assert_eq!(cfg.policies[3].ingress, Some(Ingress::Port(0)));
+    assert_eq!(cfg.lans[0].v6.len(), 1);
+    assert_eq!(cfg.workers.cores, vec![2, 3, 1]);
+    assert_eq!(cfg.conntrack.udp, Duration::from_secs(60));
+    assert_eq!(cfg.status.socket, Some(PathBuf::from("/run/mh.sock")));
+    assert_eq!(cfg.vlan_tag(a.port), Some((832, 6)));
+    assert_eq!(cfg.device(cfg.uplinks[1].port), "eth1");
+    assert!(!crate::summary::render(&cfg).is_empty());
+}
