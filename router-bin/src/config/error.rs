@@ -38,6 +38,14 @@ impl fmt::Display for ConfigError {
 /// What is wrong with a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The file as given.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
     /// The file is not valid TOML.
     #[error("TOML syntax error: {0}")]
     Syntax(String),

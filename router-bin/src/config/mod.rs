@@ -37,7 +37,7 @@ pub fn load(path: &Path) -> Result<SiteConfig, ConfigErrors> {
             location: None,
             path: KeyPath::default(),
             entry: None,
-            problem: Problem::Syntax(format!("cannot read {origin}: {e}")),
+            problem: Problem::Unreadable { path: origin.clone(), reason: e.to_string() },
         }])),
     }
 }
