@@ -1,0 +1,5 @@
+//! `mhrouter` as a library: the site configuration and the entry point that runs it.
+
+pub mod config;
+pub mod run;
+pub mod summary;
