@@ -85,6 +85,12 @@ impl Neighbors {
         e.mac
     }
 
+    /// The MAC of `addr` on `iface` whatever its age (for probes, which must go out even to a stale entry:
+    /// their answer is what refreshes it).
+    pub fn lookup_any(&self, iface: IfaceId, addr: FlowAddr) -> Option<[u8; 6]> {
+        self.map.get(&(iface, addr)).and_then(|e| e.mac)
+    }
+
     /// Records that `addr` has `mac` on `iface` (from an ARP/ND packet). Returns how many held frames are now
     /// ready; take them with [`Neighbors::take_ready`].
     pub fn learn(&mut self, now: Instant, iface: IfaceId, addr: FlowAddr, mac: [u8; 6]) -> usize {

@@ -461,3 +461,46 @@ fn ttl_decrement_keeps_header_valid_for_every_ttl() {
         assert_eq!(ipv4::Ipv4Packet::new_unchecked(&f[m.l3..m.l4]).ttl(), ttl - 1);
     }
 }
+
+#[test]
+fn probes_leave_by_their_own_uplink_with_its_address_tag_and_gateway() {
+    let mut p = router();
+    p.send_probe(UplinkId(0), FlowAddr::v4(INET), 7).unwrap();
+    p.send_probe(UplinkId(1), FlowAddr::v4(ISP2_GW), 8).unwrap();
+    let mut out = Vec::new();
+    p.drain_generated(|port, f| out.push((port, f.to_vec())));
+    assert_eq!(out.len(), 2);
+    let (port, f) = &out[0];
+    assert_eq!(*port, WAN1);
+    let m = check(*port, f);
+    assert_eq!((m.dst_mac, m.src_mac), (ISP1_MAC, RTR_WAN1_MAC));
+    assert_eq!((m.key.src, m.key.dst), (FlowAddr::v4(WAN1_ADDR), FlowAddr::v4(INET)));
+    assert_eq!(m.icmp, Some((8, 0)));
+    assert_eq!(m.key.sport, router_core::pipeline::PROBE_ID_BASE);
+    let (port, f) = &out[1];
+    let m = check(*port, f);
+    assert_eq!(
+        (*port, m.key.src, m.key.sport),
+        (WAN2, FlowAddr::v4(WAN2_ADDR), router_core::pipeline::PROBE_ID_BASE + 1)
+    );
+    // Without a resolved gateway there is nothing to send the probe to.
+    let mut cold = Pipeline::new(lab_config(), snat()).unwrap();
+    let e = cold.send_probe(UplinkId(0), FlowAddr::v4(INET), 1).unwrap_err();
+    assert_eq!(e, router_core::pipeline::ProbeError::GatewayUnresolved);
+}
+
+#[test]
+fn handshake_counters_follow_syns_and_their_first_answers() {
+    let mut p = router();
+    let pin = V4::from_host1(PINNED);
+    let (_, _, syn) = through(&mut p, T0, LAN1, &pin.tcp(40000, 443, 1, None, SYN, &[]));
+    through(&mut p, T0, LAN1, &pin.tcp(40001, 443, 1, None, SYN, &[]));
+    let h = p.handshakes(UplinkId(1));
+    assert_eq!((h.syns, h.answered), (2, 0));
+    let s = V4::from_isp2(PINNED, WAN2_ADDR);
+    through(&mut p, T0, WAN2, &s.tcp(443, syn.key.sport, 9, Some(2), SYN | ACK, &[]));
+    through(&mut p, T0, WAN2, &s.tcp(443, syn.key.sport, 10, Some(2), ACK, &[]));
+    let h = p.handshakes(UplinkId(1));
+    assert_eq!((h.syns, h.answered), (2, 1), "one answered, counted once");
+    assert_eq!(p.handshakes(UplinkId(0)).syns, 0);
+}

@@ -30,7 +30,15 @@ impl<N: Nat> Pipeline<N> {
         dir: Direction,
     ) -> Verdict {
         self.stats.fast_path += 1;
+        let was_replied = self.ct.get(id).replied;
         self.ct.touch(now, id, dir, meta.tcp_flags);
+        if dir == Direction::Reply && !was_replied && meta.key.proto == proto::TCP {
+            if let Some(u) = self.ct.get(id).uplink {
+                if let Some(h) = self.handshakes.get_mut(u.0 as usize) {
+                    h.answered += 1;
+                }
+            }
+        }
         if dir == Direction::Reply && meta.key.proto == proto::TCP {
             if let Some(next) = tcp_seq_next(frame.bytes(), meta) {
                 self.ct.set_reply_seq_next(id, next);

@@ -10,6 +10,7 @@ mod fast;
 mod generated;
 mod icmp_error;
 mod local;
+mod probe;
 mod rescue;
 mod slow;
 
@@ -28,6 +29,7 @@ use crate::uplink::{BalanceConfig, Candidate, Selector, UplinkId, UplinkSet};
 use crate::wire::{PacketMeta, VlanTag};
 
 pub use generated::Generated;
+pub use probe::{HandshakeCounters, ProbeError};
 pub use rescue::Rescue;
 
 /// Index of a physical port as the I/O layer numbers them.
@@ -278,6 +280,7 @@ pub struct Pipeline<N: Nat> {
     neighbors: Neighbors,
     generated: Generated,
     probe_replies: Vec<ProbeReply>,
+    handshakes: Vec<HandshakeCounters>,
     icmp_limit: RateLimit,
     misses: Vec<Miss>,
     expire_budget: u32,
@@ -321,6 +324,7 @@ impl<N: Nat> Pipeline<N> {
             neighbors: Neighbors::new(cfg.neighbor),
             generated: Generated::new(1024),
             probe_replies: Vec::with_capacity(256),
+            handshakes: vec![HandshakeCounters::default(); cfg.uplinks.len()],
             icmp_limit: RateLimit {
                 per_sec: cfg.icmp_errors_per_sec,
                 tokens: cfg.icmp_errors_per_sec,

@@ -117,6 +117,11 @@ impl<N: Nat> Pipeline<N> {
             Ok(id) => id,
             Err(v) => return v,
         };
+        if meta.key.proto == proto::TCP {
+            if let Some(h) = self.handshakes.get_mut(u.0 as usize) {
+                h.syns += 1;
+            }
+        }
         let flow = *self.ct.get(id);
         let to = flow.reply.reversed();
         let translate = if flow.translated { Some((&to, flow.deltas)) } else { None };
