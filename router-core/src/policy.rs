@@ -1,7 +1,7 @@
 //! Policy rules: matched in order before the FIB; the first match decides how a new flow is routed.
 
 use crate::flow::FlowKey;
-use crate::pipeline::PortId;
+use crate::pipeline::IfaceId;
 use crate::prefix::Prefix;
 use crate::uplink::{Granularity, GroupId};
 
@@ -14,8 +14,6 @@ pub enum PolicyAction {
     Table,
     /// Route by the main table but never balance: the first live uplink of the lowest distance takes it.
     NoBalance,
-    /// Route by the main table, balancing with this granularity.
-    Granularity(Granularity),
 }
 
 /// One rule: every present field must match.
@@ -29,15 +27,17 @@ pub struct PolicyRule {
     pub proto: Option<u8>,
     /// Inclusive destination port range (TCP/UDP only).
     pub dst_ports: Option<(u16, u16)>,
-    /// Port the flow arrives on.
-    pub ingress: Option<PortId>,
+    /// Interface the flow arrives on.
+    pub ingress: Option<IfaceId>,
     /// What to do on a match.
     pub action: PolicyAction,
+    /// Balancing granularity for matching flows, overriding the default.
+    pub granularity: Option<Granularity>,
 }
 
 impl PolicyRule {
     /// True when the packet with `key` arriving on `ingress` matches every field of this rule.
-    pub fn matches(&self, key: &FlowKey, ingress: PortId) -> bool {
+    pub fn matches(&self, key: &FlowKey, ingress: IfaceId) -> bool {
         self.src.is_none_or(|p| p.contains(key.src))
             && self.dst.is_none_or(|p| p.contains(key.dst))
             && self.proto.is_none_or(|p| p == key.proto)
@@ -60,9 +60,9 @@ impl Policy {
         Policy { rules }
     }
 
-    /// The action of the first matching rule.
-    pub fn classify(&self, key: &FlowKey, ingress: PortId) -> Option<PolicyAction> {
-        self.rules.iter().find(|r| r.matches(key, ingress)).map(|r| r.action)
+    /// The first matching rule.
+    pub fn classify(&self, key: &FlowKey, ingress: IfaceId) -> Option<&PolicyRule> {
+        self.rules.iter().find(|r| r.matches(key, ingress))
     }
 }
 
@@ -83,7 +83,7 @@ mod tests {
     }
 
     fn any(action: PolicyAction) -> PolicyRule {
-        PolicyRule { src: None, dst: None, proto: None, dst_ports: None, ingress: None, action }
+        PolicyRule { src: None, dst: None, proto: None, dst_ports: None, ingress: None, action, granularity: None }
     }
 
     #[test]
@@ -92,17 +92,19 @@ mod tests {
             PolicyRule { proto: Some(proto::TCP), dst_ports: Some((25, 25)), ..any(PolicyAction::Via(GroupId(1))) };
         let lan2 = PolicyRule {
             src: Prefix::new("198.18.2.0".parse().unwrap(), 24),
-            ..any(PolicyAction::Granularity(Granularity::Host))
+            granularity: Some(Granularity::Host),
+            ..any(PolicyAction::Table)
         };
         let from_port3 = PolicyRule { ingress: Some(3), ..any(PolicyAction::NoBalance) };
         let pol = Policy::new(vec![smtp, lan2, from_port3, any(PolicyAction::Table)]);
-        assert_eq!(pol.classify(&key(25, proto::TCP), 1), Some(PolicyAction::Via(GroupId(1))));
-        assert_eq!(pol.classify(&key(25, proto::UDP), 1), Some(PolicyAction::Table));
-        assert_eq!(pol.classify(&key(443, proto::TCP), 3), Some(PolicyAction::NoBalance));
+        let action = |k: &FlowKey, i| pol.classify(k, i).map(|r| r.action);
+        assert_eq!(action(&key(25, proto::TCP), 1), Some(PolicyAction::Via(GroupId(1))));
+        assert_eq!(action(&key(25, proto::UDP), 1), Some(PolicyAction::Table));
+        assert_eq!(action(&key(443, proto::TCP), 3), Some(PolicyAction::NoBalance));
         let mut k = key(443, proto::TCP);
         k.src = FlowAddr::v4([198, 18, 2, 9]);
-        assert_eq!(pol.classify(&k, 3), Some(PolicyAction::Granularity(Granularity::Host)));
-        assert_eq!(Policy::default().classify(&k, 0), None);
+        assert_eq!(pol.classify(&k, 3).and_then(|r| r.granularity), Some(Granularity::Host));
+        assert!(Policy::default().classify(&k, 0).is_none());
     }
 
     #[test]

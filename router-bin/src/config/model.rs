@@ -244,12 +244,9 @@ pub struct Damping {
 
 impl Default for Damping {
     fn default() -> Self {
-        Damping {
-            half_life: Duration::from_secs(30),
-            suppress: 3000,
-            reuse: 750,
-            max_suppress: Duration::from_secs(300),
-        }
+        // The health state machine's defaults: a third flap within a few seconds holds the uplink down.
+        let d = router_core::health::Damping::default();
+        Damping { half_life: d.half_life, suppress: d.suppress_above, reuse: d.reuse_below, max_suppress: d.max_hold }
     }
 }
 
@@ -324,9 +321,9 @@ pub struct Balance {
 /// Uplink picking strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
-    /// Round robin over uplinks (weights repeat an uplink).
+    /// Smooth weighted round robin (weights interleave: 2:1 gives a, b, a, a, b, a...).
     Nth,
-    /// Smooth weighted round robin.
+    /// Weighted random.
     Weighted,
     /// Hash of the granularity key, weighted.
     Hash,

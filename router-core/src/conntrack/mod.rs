@@ -28,6 +28,10 @@ pub struct Timeouts {
     pub tcp_established: Duration,
     /// TCP handshake and closing states (RFC 5382 REQ-5: at least 4 min).
     pub tcp_transitory: Duration,
+    /// TCP whose SYN is still unanswered.
+    pub tcp_syn_sent: Duration,
+    /// TCP after both FINs.
+    pub tcp_time_wait: Duration,
     /// TCP after a RST.
     pub tcp_closed: Duration,
     /// UDP once packets went both ways (RFC 4787 REQ-5: at least 2 min; 5 min recommended).
@@ -43,6 +47,8 @@ impl Default for Timeouts {
         Timeouts {
             tcp_established: Duration::from_secs(7440),
             tcp_transitory: Duration::from_secs(240),
+            tcp_syn_sent: Duration::from_secs(240),
+            tcp_time_wait: Duration::from_secs(240),
             tcp_closed: Duration::from_secs(10),
             udp: Duration::from_secs(300),
             udp_unreplied: Duration::from_secs(120),
@@ -462,6 +468,8 @@ fn timeout_for(t: &Timeouts, f: &Flow) -> Duration {
     match f.state {
         FlowState::Tcp(TcpState::Established) => t.tcp_established,
         FlowState::Tcp(TcpState::Closed) => t.tcp_closed,
+        FlowState::Tcp(TcpState::SynSent) => t.tcp_syn_sent,
+        FlowState::Tcp(TcpState::TimeWait) => t.tcp_time_wait,
         FlowState::Tcp(_) => t.tcp_transitory,
         FlowState::Datagram if f.orig.proto == proto::ICMP || f.orig.proto == proto::ICMPV6 => t.icmp,
         FlowState::Datagram if f.replied => t.udp,

@@ -40,16 +40,17 @@ impl<N: Nat> Pipeline<N> {
             return Verdict::Drop(r);
         }
         let key = meta.key;
-        let action = self.policy.classify(&key, iface);
-        let (group, balance, granularity) = match self.fib.lookup(key.dst) {
+        let rule = self.policy.classify(&key, iface).copied();
+        let granularity = rule.and_then(|r| r.granularity).unwrap_or(self.selector.granularity());
+        // Blackholes and connected (LAN-to-LAN) destinations are decided by the FIB whatever the policy says.
+        let (group, balance) = match self.fib.lookup(key.dst) {
             None => return Verdict::Drop(DropReason::NoRoute),
             Some(RouteAction::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
             Some(RouteAction::Connected(egress)) => return self.new_routed_flow(now, frame, meta, iface, egress),
-            Some(RouteAction::Uplinks(g)) => match action {
-                Some(PolicyAction::Via(pg)) => (pg, true, self.selector.granularity()),
-                Some(PolicyAction::NoBalance) => (g, false, self.selector.granularity()),
-                Some(PolicyAction::Granularity(gr)) => (g, true, gr),
-                Some(PolicyAction::Table) | None => (g, true, self.selector.granularity()),
+            Some(RouteAction::Uplinks(g)) => match rule.map(|r| r.action) {
+                Some(PolicyAction::Via(pg)) => (pg, true),
+                Some(PolicyAction::NoBalance) => (g, false),
+                Some(PolicyAction::Table) | None => (g, true),
             },
         };
         let Some(u) = self.choose_uplink(now, group, &key, granularity, balance) else {

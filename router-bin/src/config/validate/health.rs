@@ -7,7 +7,7 @@ use super::{Ctx, Here};
 use crate::config::error::Problem;
 use crate::config::model::{Damping, Health, ProbeTarget, Rescue};
 use crate::config::raw::{RawDamping, RawHealth};
-use crate::config::values::{format_duration, parse_any_addr, parse_duration, parse_percent};
+use crate::config::values::{format_duration, parse_any_addr, parse_duration, parse_percent, Percent};
 
 /// Probing faster than this gets ICMP policed by ISP gateways, which then looks like loss.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -79,16 +79,26 @@ pub(super) fn health(
             format_duration(interval)
         )));
     }
-    let fast_interval = dur(ctx, "fast_interval", &h.fast_interval).unwrap_or(interval);
+    // Defaults come from the health state machine's own, which are chosen (and tested) to detect a dead uplink
+    // in at most 300 ms without flapping on one lost probe; they scale with a slower `interval`.
+    let core = router_core::health::HealthConfig::for_targets(texts.len().clamp(1, router_core::health::MAX_TARGETS));
+    let scale = |d: Duration| d.mul_f64(interval.as_secs_f64() / core.interval.as_secs_f64());
+    let fast_interval = dur(ctx, "fast_interval", &h.fast_interval).unwrap_or_else(|| scale(core.fast_interval));
     // Only judged when written: by default it follows `interval`, which is judged on its own.
-    if h.fast_interval.is_some() && (fast_interval < MIN_INTERVAL || fast_interval > interval) {
-        ctx.at(here, "fast_interval", Problem::Timing(format!(
-            "{} must lie between the 100ms floor and `interval` ({}): it is the faster pace used while a state change is being confirmed",
-            format_duration(fast_interval), format_duration(interval)
-        )));
+    if h.fast_interval.is_some() && (fast_interval < router_core::health::MIN_FAST_INTERVAL || fast_interval > interval)
+    {
+        ctx.at(
+            here,
+            "fast_interval",
+            Problem::Timing(format!(
+                "{} must lie between {} and `interval` ({}): it is the faster pace used while an uplink is suspect",
+                format_duration(fast_interval),
+                format_duration(router_core::health::MIN_FAST_INTERVAL),
+                format_duration(interval)
+            )),
+        );
     }
-    let timeout =
-        dur(ctx, "timeout", &h.timeout).unwrap_or_else(|| interval.saturating_mul(5).min(Duration::from_secs(1)));
+    let timeout = dur(ctx, "timeout", &h.timeout).unwrap_or_else(|| scale(core.timeout));
     if timeout.is_zero() || timeout >= interval.saturating_mul(PROBE_WINDOW) {
         ctx.at(here, "timeout", Problem::Timing(format!(
             "{} must be above 0 and below {PROBE_WINDOW} × interval ({}): at most {PROBE_WINDOW} probes per target are tracked in flight; lower the timeout or raise the interval",
@@ -137,8 +147,8 @@ pub(super) fn health(
         w => ctx.word(here, "rescue", w, &[("reset", Rescue::Reset), ("keep", Rescue::Keep)]),
     };
     let damping = match &h.damping {
-        None | Some(RawDamping::Enabled(false)) => None,
-        Some(RawDamping::Enabled(true)) => Some(Damping::default()),
+        Some(RawDamping::Enabled(false)) => None,
+        None | Some(RawDamping::Enabled(true)) => Some(Damping::default()),
         Some(RawDamping::Tuned(t)) => {
             let d = here.nested("damping");
             let def = Damping::default();
@@ -199,10 +209,10 @@ pub(super) fn health(
         interval,
         fast_interval,
         timeout,
-        down_after: down_after.unwrap_or(3) as u32,
-        up_after: up_after.unwrap_or(5) as u32,
+        down_after: down_after.map_or(core.down_after, |v| v as u32),
+        up_after: up_after.map_or(core.up_after, |v| v as u32),
         quorum: quorum as u32,
-        loss_threshold,
+        loss_threshold: loss_threshold.or(Some(Percent { basis_points: u16::from(core.loss_threshold_pct) * 100 })),
         rtt_threshold,
         rescue: rescue?,
         damping,
