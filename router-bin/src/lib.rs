@@ -2,4 +2,5 @@
 
 pub mod config;
 pub mod run;
+pub mod site;
 pub mod summary;
