@@ -156,8 +156,8 @@ pub fn plan(site: &SiteConfig, mac_of: &dyn Fn(&str) -> [u8; 6], seed: u64) -> R
     };
     let mut groups = vec![(0..site.uplinks.len()).map(|u| cand(u, site.uplinks[u].distance)).collect::<Vec<_>>()];
     let mut routes = Vec::new();
-    for (v4, any) in [(true, "0.0.0.0".parse().unwrap()), (false, "::".parse().unwrap())] {
-        let _ = v4;
+    // Default routes of both families use group 0; an uplink without a gateway of a family is skipped then.
+    for any in [IpAddr::from([0u8; 4]), IpAddr::from([0u8; 16])] {
         routes.push(Route { prefix: Prefix::new(any, 0).unwrap(), action: RouteAction::Uplinks(GroupId(0)) });
     }
     for (i, lan) in site.lans.iter().enumerate() {
