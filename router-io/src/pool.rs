@@ -199,11 +199,12 @@ impl FramePool {
     }
 
     /// Disjoint mutable views of every frame in `refs`, as the pipeline's [`Frame`]s, appended to `out`.
-    pub fn frames<'a>(&'a mut self, refs: &'a [FrameRef], out: &mut Vec<Frame<'a>>) {
+    pub fn frames<'a>(&'a mut self, refs: &[FrameRef], out: &mut Vec<Frame<'a>>) {
         for r in refs {
             // SAFETY: each `FrameRef` owns its chunk exclusively (the type is not Clone and the pool only mints
             // one per chunk taken from the free list or a ring), so the chunks of `refs` are pairwise distinct
-            // and the slices do not overlap; `&'a mut self` keeps any other view away for 'a.
+            // and the slices do not overlap; `&'a mut self` keeps any other view away for 'a, and no chunk can
+            // be released (which needs `&mut self`) and handed out again while these views live.
             let buf = unsafe { self.chunk_raw(r.chunk) };
             out.push(Frame { buf, head: r.head as usize, len: r.len as usize, ingress: r.ingress });
         }
