@@ -43,7 +43,12 @@ impl Handoff {
     /// The endpoints of a mesh of `workers` workers, each queue holding up to `capacity` frames.
     pub fn mesh(workers: usize, capacity: usize) -> Vec<Handoff> {
         let mut ends: Vec<Handoff> = (0..workers)
-            .map(|me| Handoff { me, to: (0..workers).map(|_| None).collect(), from: Vec::new(), stats: HandoffStats::default() })
+            .map(|me| Handoff {
+                me,
+                to: (0..workers).map(|_| None).collect(),
+                from: Vec::new(),
+                stats: HandoffStats::default(),
+            })
             .collect();
         for src in 0..workers {
             for dst in 0..workers {

@@ -166,14 +166,27 @@ pub fn ensure_bpffs() {
     }
     let _ = std::fs::create_dir_all("/sys/fs/bpf");
     // SAFETY: all pointers are NUL-terminated string literals; a null `data` is allowed for bpffs.
-    let rc = unsafe {
-        libc::mount(c"bpf".as_ptr(), c"/sys/fs/bpf".as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null())
-    };
+    let rc = unsafe { libc::mount(c"bpf".as_ptr(), c"/sys/fs/bpf".as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null()) };
     if rc == 0 {
         eprintln!("router-io: mounted bpffs on /sys/fs/bpf for libxdp");
     } else {
-        eprintln!("router-io: could not mount bpffs on /sys/fs/bpf ({}); libxdp runs without it", std::io::Error::last_os_error());
+        eprintln!(
+            "router-io: could not mount bpffs on /sys/fs/bpf ({}); libxdp runs without it",
+            std::io::Error::last_os_error()
+        );
     }
+}
+
+/// Whether the kernel bound this AF_XDP socket in zero-copy mode (`XDP_OPTIONS`).
+fn socket_is_zero_copy(fd: RawFd) -> bool {
+    const SOL_XDP: libc::c_int = 283;
+    const XDP_OPTIONS: libc::c_int = 8;
+    const XDP_OPTIONS_ZEROCOPY: u32 = 1;
+    let mut flags: u32 = 0;
+    let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+    // SAFETY: `flags` is a writable u32 (struct xdp_options) and `len` holds its size.
+    let rc = unsafe { libc::getsockopt(fd, SOL_XDP, XDP_OPTIONS, (&mut flags as *mut u32).cast(), &mut len) };
+    rc == 0 && flags & XDP_OPTIONS_ZEROCOPY != 0
 }
 
 /// One worker's UMEM: the xsk-rs handle and the descriptor of each chunk (as xsk-rs needs them for rings).
@@ -273,7 +286,8 @@ impl XdpPort {
     /// Binds a socket to `config.ifname`/`config.queue` on `umem`, choosing (or forcing) the mode, logs the
     /// mode obtained, and lends chunks of `pool` to its fill ring.
     pub fn open(umem: &XdpUmem, pool: &mut FramePool, config: &XdpPortConfig) -> Result<XdpPort, XdpError> {
-        let iface: Interface = config.ifname.parse().map_err(|_| XdpError::Config("interface name has a NUL".into()))?;
+        let iface: Interface =
+            config.ifname.parse().map_err(|_| XdpError::Config("interface name has a NUL".into()))?;
         let rx_size = QueueSize::new(config.rx_size).map_err(|e| XdpError::Config(e.to_string()))?;
         let tx_size = QueueSize::new(config.tx_size).map_err(|e| XdpError::Config(e.to_string()))?;
         if config.fill_size != umem.fill_size || config.comp_size != umem.comp_size {
@@ -302,6 +316,17 @@ impl XdpPort {
             // bound to yet and letting libxdp load its program is correct (see `Socket::new`).
             match unsafe { Socket::new(socket_config, &umem.umem, &iface, config.queue) } {
                 Ok((tx, rx, Some((fill, comp)))) => {
+                    // What was asked is not always what was got: a socket sharing a UMEM inherits copy or
+                    // zero-copy from the UMEM's first socket (the kernel ignores its bind flags), so ask.
+                    let zero_copy = socket_is_zero_copy(rx.fd().as_raw_fd());
+                    let mode = match (mode, zero_copy) {
+                        (XdpMode::ZeroCopy, false) if config.mode == XdpMode::ZeroCopy => {
+                            attempts.push((mode, "bound, but the kernel chose copy mode".into()));
+                            continue;
+                        }
+                        (XdpMode::ZeroCopy, false) => XdpMode::Native,
+                        (m, _) => m,
+                    };
                     let fallback = if attempts.is_empty() {
                         String::new()
                     } else {
