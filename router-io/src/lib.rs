@@ -4,6 +4,7 @@
 //! ([`port::Port`]: [`xdp::XdpPort`] or [`mem::MemPort`]) and a [`processor::FrameProcessor`] it drives in
 //! batches. Frames forwarded between ports of a worker move by chunk index, never by copy.
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod clock;
 pub mod handoff;

@@ -103,6 +103,12 @@ impl FramePool {
         }
     }
 
+    /// An identity of the memory region (its address), to check that a port and a pool belong together.
+    #[inline]
+    pub fn region_id(&self) -> usize {
+        self.base.as_ptr() as usize
+    }
+
     /// Size of one chunk in bytes.
     #[inline]
     pub fn chunk_size(&self) -> usize {

@@ -37,7 +37,8 @@ pub struct MacRewrite {
 }
 
 /// A test forwarder: each frame goes out on the other port of its pair, with optional MAC rewrite and an
-/// optional 802.1Q tag pushed on egress; 0x88B5 frames are answered (a generated frame) and consumed.
+/// optional 802.1Q VLAN per port (pushed on egress, popped on ingress); 0x88B5 frames are answered (a
+/// generated frame) and consumed.
 #[derive(Debug, Default)]
 pub struct PortPairForwarder {
     peer: Vec<Option<PortId>>,
@@ -78,7 +79,8 @@ impl PortPairForwarder {
         self
     }
 
-    /// Pushes an 802.1Q tag with `vid` on frames leaving `port` (moving the head into the headroom).
+    /// Makes `port` a tagged port: pushes an 802.1Q tag with `vid` on frames leaving it (moving the head into
+    /// the headroom), pops it from frames arriving on it, and drops frames arriving without it.
     pub fn tag_on(mut self, port: PortId, vid: u16) -> Self {
         self.grow(port);
         self.push_vlan[port as usize] = Some(vid);
@@ -96,7 +98,23 @@ impl PortPairForwarder {
         let ethertype = u16::from_be_bytes([bytes[12], bytes[13]]);
         if ethertype == ETHERTYPE_VLAN {
             self.tagged_seen.fetch_add(1, Ordering::Relaxed);
+            if let Some(vid) = self.push_vlan[frame.ingress as usize] {
+                if frame.len < 18 {
+                    return Verdict::Drop(DropReason::VlanTruncated);
+                }
+                if u16::from_be_bytes([bytes[14], bytes[15]]) & 0x0fff != vid {
+                    return Verdict::Drop(DropReason::VlanMismatch);
+                }
+                // Pop: slide the MAC addresses over the tag.
+                frame.buf.copy_within(frame.head..frame.head + 12, frame.head + 4);
+                frame.head += 4;
+                frame.len -= 4;
+            }
+        } else if self.push_vlan[frame.ingress as usize].is_some() {
+            return Verdict::Drop(DropReason::VlanMismatch);
         }
+        let bytes = frame.bytes();
+        let ethertype = u16::from_be_bytes([bytes[12], bytes[13]]);
         if ethertype == ETHERTYPE_LOCAL_EXPERIMENTAL {
             let mut reply = bytes.to_vec();
             reply.copy_within(6..12, 0);

@@ -198,6 +198,7 @@ pub struct XdpUmem {
     comp_size: u32,
     frame_size: usize,
     rx_head: usize,
+    region_id: usize,
 }
 
 impl fmt::Debug for XdpUmem {
@@ -246,6 +247,7 @@ impl XdpUmem {
             comp_size: ring_size,
             frame_size: config.frame_size as usize,
             rx_head,
+            region_id: base.as_ptr() as usize,
         };
         // SAFETY: the mapping is `frame_count * frame_size` bytes from `base` and lives as long as any clone
         // of `umem` (held by the pool and by every socket); the pool is the only user-space owner of chunks,
@@ -271,6 +273,8 @@ pub struct XdpPort {
     comp: CompQueue,
     scratch: Vec<FrameDesc>,
     chunks: Vec<u32>,
+    /// Holds a generated frame on its way to `send`, so sending one allocates nothing.
+    one: Vec<FrameRef>,
     /// Chunks lent to the kernel for receiving (in the fill or rx ring).
     in_fill: u32,
     stats: PortStats,
@@ -295,6 +299,9 @@ impl XdpPort {
                 "fill/comp ring sizes {}/{} differ from the UMEM's {}/{}",
                 config.fill_size, config.comp_size, umem.fill_size, umem.comp_size
             )));
+        }
+        if pool.region_id() != umem.region_id {
+            return Err(XdpError::Config("the frame pool is not the one created with this UMEM".into()));
         }
         let candidates: &[XdpMode] = match config.mode {
             XdpMode::Auto => &[XdpMode::ZeroCopy, XdpMode::Native, XdpMode::Skb],
@@ -348,6 +355,7 @@ impl XdpPort {
                         comp,
                         scratch: Vec::with_capacity(config.fill_size.max(config.comp_size) as usize),
                         chunks: Vec::with_capacity(config.fill_size as usize),
+                        one: Vec::with_capacity(1),
                         in_fill: 0,
                         stats: PortStats::default(),
                     };
@@ -512,11 +520,15 @@ impl Port for XdpPort {
             pool.release(frame);
             return false;
         }
-        let mut one = vec![frame];
-        self.send(pool, &mut one) == 1
+        let mut one = std::mem::take(&mut self.one);
+        one.push(frame);
+        let sent = self.send(pool, &mut one) == 1;
+        self.one = one;
+        sent
     }
 
     fn maintain(&mut self, pool: &mut FramePool) {
+        debug_assert_eq!(pool.region_id(), self.umem.region_id, "port driven with another worker's pool");
         self.reap(pool);
         self.refill(pool);
         if self.fill.needs_wakeup() {

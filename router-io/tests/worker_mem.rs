@@ -106,6 +106,18 @@ fn vlan_push_moves_the_head_into_the_headroom() {
     assert_eq!(&out[0][12..16], &[0x81, 0x00, 0x03, 0x40]);
     assert_eq!(&out[0][16..18], &[0x08, 0x00]);
     assert_eq!(out[0].len(), 14 + 4 + 46);
+
+    // Back the other way: the tag is popped, and frames of another VLAN or untagged are dropped.
+    w1.inject(&out[0]);
+    let mut other_vid = out[0].clone();
+    other_vid[15] = 0x41;
+    w1.inject(&other_vid);
+    w1.inject(&eth(MAC_A, MAC_B, 0x0800, &[7; 46]));
+    worker.run_once();
+    let back = w0.take_sent();
+    assert_eq!(back, vec![eth(MAC_B, MAC_A, 0x0800, &[7; 46])]);
+    assert_eq!(worker.counters().drops.get(DropReason::VlanMismatch), 2);
+    assert_eq!(worker.pool().free_count(), 256);
 }
 
 /// Drops frames to an unknown port and sends every frame with first payload byte 1 to worker 1.
