@@ -2,8 +2,10 @@
 //! limit. A lab tool: shows the bind mode, VLAN termination in userspace, counters, and a clean detach.
 //!
 //! usage: xdp_bridge IF_A[:VID] IF_B[:VID] [--mode auto|skb|native|zerocopy] [--seconds N] [--core N]
+//!                   [--separate-umem]
 //!
 //! `IF:VID` makes that side a tagged port (802.1Q VID pushed on egress, popped on ingress).
+//! `--separate-umem` gives each port its own UMEM (one copy per forwarded frame) instead of sharing one.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ fn main() {
     let mut mode = XdpMode::Auto;
     let mut seconds = None;
     let mut core = None;
+    let mut separate = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -40,6 +43,7 @@ fn main() {
                 }
             }
             "--seconds" => seconds = Some(it.next().expect("--seconds N").parse::<u64>().expect("a number")),
+            "--separate-umem" => separate = true,
             "--core" => core = Some(it.next().expect("--core N").parse::<usize>().expect("a number")),
             _ => ports.push(parse_port(a)),
         }
@@ -50,18 +54,27 @@ fn main() {
     }
 
     let stop = stop_on_signals().expect("signal handlers");
-    let (umem, mut pool) = XdpUmem::new(UmemConfig::default(), 2048).unwrap_or_else(|e| {
-        eprintln!("xdp_bridge: {e}");
-        std::process::exit(1)
-    });
+    let umem_count = if separate { 2 } else { 1 };
+    let mut umems = Vec::new();
+    let mut pools = Vec::new();
+    for _ in 0..umem_count {
+        let (umem, pool) = XdpUmem::new(UmemConfig::default(), 2048).unwrap_or_else(|e| {
+            eprintln!("xdp_bridge: {e}");
+            std::process::exit(1)
+        });
+        umems.push(umem);
+        pools.push(pool);
+    }
     let mut forwarder = PortPairForwarder::new().pair(0, 1);
-    let mut xdp_ports: Vec<Box<dyn Port>> = Vec::new();
+    let mut xdp_ports: Vec<(usize, Box<dyn Port>)> = Vec::new();
     for (id, (name, vid)) in ports.iter().enumerate() {
+        let u = id % umem_count;
+        let (umem, pool) = (&umems[u], &mut pools[u]);
         let mut config = XdpPortConfig::new(id as u16, name);
         config.mode = mode;
         config.fill_size = 2048;
         config.comp_size = 2048;
-        let port = XdpPort::open(&umem, &mut pool, &config).unwrap_or_else(|e| {
+        let port = XdpPort::open(umem, pool, &config).unwrap_or_else(|e| {
             eprintln!("xdp_bridge: {e}");
             std::process::exit(1)
         });
@@ -69,10 +82,11 @@ fn main() {
         if let Some(vid) = vid {
             forwarder = forwarder.tag_on(id as u16, *vid);
         }
-        xdp_ports.push(Box::new(port));
+        xdp_ports.push((u, Box::new(port)));
     }
     let tagged_seen = Arc::clone(&forwarder.tagged_seen);
-    let worker = Worker::new(pool, xdp_ports, forwarder, WorkerConfig { core, ..WorkerConfig::default() });
+    println!("{}", if separate { "one UMEM per port: forwarding copies" } else { "one UMEM shared by both ports" });
+    let worker = Worker::with_pools(pools, xdp_ports, forwarder, WorkerConfig { core, ..WorkerConfig::default() });
     let handle = worker.spawn("xdp-bridge".into(), Arc::clone(&stop)).expect("spawn worker");
     println!("xdp_bridge: running");
     if let Some(s) = seconds {
@@ -87,12 +101,13 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let c = &report.counters;
     println!(
-        "xdp_bridge: stopped after {elapsed:.1}s: rx {} tx {} tx_failed {} consumed {} drops {} (tagged frames seen {})",
+        "xdp_bridge: stopped after {elapsed:.1}s: rx {} tx {} tx_failed {} consumed {} drops {} copies {} (tagged frames seen {})",
         c.rx,
         c.tx,
         c.tx_failed,
         c.consumed,
         c.drops.total(),
+        c.cross_pool_copies,
         tagged_seen.load(Ordering::Relaxed)
     );
     for (reason, n) in c.drops.nonzero() {

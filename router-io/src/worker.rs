@@ -50,6 +50,8 @@ pub struct WorkerCounters {
     pub tx_failed: u64,
     /// Frames the processor consumed.
     pub consumed: u64,
+    /// Frames copied because they were forwarded to a port on another pool.
+    pub cross_pool_copies: u64,
     /// Frames the processor generated that were transmitted.
     pub generated: u64,
     /// Generated frames that could not be transmitted.
@@ -69,9 +71,14 @@ pub struct WorkerReport {
     pub handoff: Option<HandoffStats>,
 }
 
-/// One worker: its frame pool, its queue of every port, and the processor it drives.
+/// One worker: its frame pool(s), its queue of every port, and the processor it drives.
+///
+/// Normally all ports share one pool (one UMEM) and forwarding never copies. Ports on different pools
+/// (e.g. a zero-copy NIC and a copy-mode one, which cannot share a UMEM) are supported: a frame forwarded
+/// across pools is copied once into a chunk of the egress port's pool (counted in `cross_pool_copies`).
 pub struct Worker<P: FrameProcessor> {
-    pool: FramePool,
+    pools: Vec<FramePool>,
+    port_pool: Vec<usize>,
     ports: Vec<Box<dyn Port>>,
     port_index: Vec<Option<usize>>,
     processor: P,
@@ -85,6 +92,18 @@ pub struct Worker<P: FrameProcessor> {
     idle: u32,
 }
 
+/// Two distinct elements of a slice, both mutable.
+fn pair_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    assert_ne!(a, b);
+    if a < b {
+        let (lo, hi) = v.split_at_mut(b);
+        (&mut lo[a], &mut hi[0])
+    } else {
+        let (lo, hi) = v.split_at_mut(a);
+        (&mut hi[0], &mut lo[b])
+    }
+}
+
 /// Reuses a vector's allocation for a vector of another lifetime; the vector comes back empty.
 fn recycle<'a, 'b>(mut v: Vec<Frame<'a>>) -> Vec<Frame<'b>> {
     v.clear();
@@ -95,6 +114,20 @@ fn recycle<'a, 'b>(mut v: Vec<Frame<'a>>) -> Vec<Frame<'b>> {
 impl<P: FrameProcessor> Worker<P> {
     /// A worker over `ports` (all drawing on `pool`), driving `processor`.
     pub fn new(pool: FramePool, ports: Vec<Box<dyn Port>>, processor: P, config: WorkerConfig) -> Self {
+        let ports = ports.into_iter().map(|p| (0, p)).collect();
+        Self::with_pools(vec![pool], ports, processor, config)
+    }
+
+    /// A worker over several pools: each port comes with the index of the pool it draws on.
+    pub fn with_pools(
+        pools: Vec<FramePool>,
+        ports: Vec<(usize, Box<dyn Port>)>,
+        processor: P,
+        config: WorkerConfig,
+    ) -> Self {
+        assert!(!pools.is_empty(), "a worker needs a pool");
+        let (port_pool, ports): (Vec<usize>, Vec<Box<dyn Port>>) = ports.into_iter().unzip();
+        assert!(port_pool.iter().all(|&p| p < pools.len()), "port on a pool that does not exist");
         let max_id = ports.iter().map(|p| p.id() as usize).max().unwrap_or(0);
         let mut port_index = vec![None; max_id + 1];
         for (i, p) in ports.iter().enumerate() {
@@ -103,7 +136,8 @@ impl<P: FrameProcessor> Worker<P> {
         }
         let batch = config.batch.clamp(1, MAX_BATCH);
         Worker {
-            pool,
+            pools,
+            port_pool,
             tx: ports.iter().map(|_| Vec::with_capacity(MAX_BATCH * 2)).collect(),
             ports,
             port_index,
@@ -134,9 +168,14 @@ impl<P: FrameProcessor> Worker<P> {
         &self.processor
     }
 
-    /// The frame pool (free chunks, for leak checks).
+    /// The first (usually only) frame pool (free chunks, for leak checks).
     pub fn pool(&self) -> &FramePool {
-        &self.pool
+        &self.pools[0]
+    }
+
+    /// Every frame pool.
+    pub fn pools(&self) -> &[FramePool] {
+        &self.pools
     }
 
     /// The report of counters as they stand.
@@ -155,36 +194,38 @@ impl<P: FrameProcessor> Worker<P> {
         let now = monotonic_now();
         let mut received = 0;
         for i in 0..self.ports.len() {
-            self.ports[i].recv(&mut self.pool, &mut self.rx, self.config.batch);
-            received += self.steer_away();
-            received += self.process_rx(now);
+            let p = self.port_pool[i];
+            self.ports[i].recv(&mut self.pools[p], &mut self.rx, self.config.batch);
+            received += self.steer_away(p);
+            received += self.process_rx(now, p);
         }
         if let Some(h) = self.handoff.as_mut() {
-            h.recv(&mut self.pool, &mut self.rx, self.config.batch);
-            received += self.process_rx(now);
+            h.recv(&mut self.pools[0], &mut self.rx, self.config.batch);
+            received += self.process_rx(now, 0);
         }
         self.send_generated();
-        for port in &mut self.ports {
-            port.maintain(&mut self.pool);
+        for (port, &p) in self.ports.iter_mut().zip(&self.port_pool) {
+            port.maintain(&mut self.pools[p]);
         }
         received
     }
 
     /// Hands frames the processor says belong to another worker over; returns how many left.
-    fn steer_away(&mut self) -> usize {
+    fn steer_away(&mut self, p: usize) -> usize {
         let Some(h) = self.handoff.as_mut() else { return 0 };
         let me = h.me();
         let mut moved = 0;
         let mut i = 0;
         while i < self.rx.len() {
             let r = &self.rx[i];
-            match self.processor.steer(self.pool.bytes(r), r.ingress) {
+            let pool = &mut self.pools[p];
+            match self.processor.steer(pool.bytes(r), r.ingress) {
                 Some(owner) if owner != me => {
                     let r = self.rx.swap_remove(i);
-                    if !h.send(owner, r.ingress, self.pool.bytes(&r)) {
+                    if !h.send(owner, r.ingress, pool.bytes(&r)) {
                         self.counters.drops.count(DropReason::HandoffFull);
                     }
-                    self.pool.release(r);
+                    pool.release(r);
                     moved += 1;
                 }
                 _ => i += 1,
@@ -193,8 +234,8 @@ impl<P: FrameProcessor> Worker<P> {
         moved
     }
 
-    /// Runs the processor over the received frames in `self.rx` and acts on each verdict.
-    fn process_rx(&mut self, now: router_core::time::Instant) -> usize {
+    /// Runs the processor over the received frames in `self.rx` (all in pool `p`) and acts on each verdict.
+    fn process_rx(&mut self, now: router_core::time::Instant, p: usize) -> usize {
         let n = self.rx.len();
         if n == 0 {
             return 0;
@@ -203,9 +244,9 @@ impl<P: FrameProcessor> Worker<P> {
         self.verdicts.clear();
         self.verdicts.resize(n, Verdict::Consumed);
 
-        let chunk_size = self.pool.chunk_size();
+        let chunk_size = self.pools[p].chunk_size();
         let mut frames = recycle(std::mem::take(&mut self.frames));
-        self.pool.frames(&self.rx, &mut frames);
+        self.pools[p].frames(&self.rx, &mut frames);
         self.processor.process(now, &mut frames, &mut self.verdicts);
         for (r, f) in self.rx.iter_mut().zip(frames.iter()) {
             if f.head.checked_add(f.len).is_some_and(|end| end <= chunk_size) {
@@ -222,29 +263,46 @@ impl<P: FrameProcessor> Worker<P> {
             match *verdict {
                 Verdict::Forward(_) if r.len == u32::MAX => {
                     self.counters.drops.count(DropReason::EthernetTruncated);
-                    self.pool.release(r);
+                    self.pools[p].release(r);
                 }
                 Verdict::Forward(port) => match self.port_index.get(port as usize).copied().flatten() {
-                    Some(i) => self.tx[i].push(r),
+                    Some(i) if self.port_pool[i] == p => self.tx[i].push(r),
+                    Some(i) => {
+                        // The egress port draws on another pool: one copy into it.
+                        let (src, dst) = pair_mut(&mut self.pools, p, self.port_pool[i]);
+                        match dst.alloc(r.ingress) {
+                            Some(mut copy) => {
+                                if dst.fill(&mut copy, src.bytes(&r)) {
+                                    self.counters.cross_pool_copies += 1;
+                                    self.tx[i].push(copy);
+                                } else {
+                                    dst.release(copy);
+                                    self.counters.tx_failed += 1;
+                                }
+                            }
+                            None => self.counters.tx_failed += 1,
+                        }
+                        src.release(r);
+                    }
                     None => {
                         self.counters.drops.count(DropReason::UnknownPort);
-                        self.pool.release(r);
+                        self.pools[p].release(r);
                     }
                 },
                 Verdict::Consumed => {
                     self.counters.consumed += 1;
-                    self.pool.release(r);
+                    self.pools[p].release(r);
                 }
                 Verdict::Drop(reason) => {
                     self.counters.drops.count(reason);
-                    self.pool.release(r);
+                    self.pools[p].release(r);
                 }
             }
         }
-        for (port, queue) in self.ports.iter_mut().zip(self.tx.iter_mut()) {
+        for ((port, queue), &q) in self.ports.iter_mut().zip(self.tx.iter_mut()).zip(&self.port_pool) {
             if !queue.is_empty() {
                 let want = queue.len();
-                let sent = port.send(&mut self.pool, queue);
+                let sent = port.send(&mut self.pools[q], queue);
                 self.counters.tx += sent as u64;
                 self.counters.tx_failed += (want - sent) as u64;
             }
@@ -253,10 +311,10 @@ impl<P: FrameProcessor> Worker<P> {
     }
 
     fn send_generated(&mut self) {
-        let Worker { processor, ports, port_index, pool, counters, .. } = self;
+        let Worker { processor, ports, port_index, pools, port_pool, counters, .. } = self;
         processor.drain_generated(&mut |port, bytes| {
             let sent = match port_index.get(port as usize).copied().flatten() {
-                Some(i) => ports[i].send_bytes(pool, bytes),
+                Some(i) => ports[i].send_bytes(&mut pools[port_pool[i]], bytes),
                 None => false,
             };
             if sent {
@@ -303,8 +361,8 @@ impl<P: FrameProcessor> Worker<P> {
             self.idle_wait(received);
         }
         // Give the rings a last chance to complete what was sent, so the counters add up.
-        for port in &mut self.ports {
-            port.maintain(&mut self.pool);
+        for (port, &p) in self.ports.iter_mut().zip(&self.port_pool) {
+            port.maintain(&mut self.pools[p]);
         }
         self.report()
     }

@@ -180,3 +180,31 @@ fn a_spawned_worker_stops_on_the_flag() {
     assert_eq!(got.len(), 1);
     assert_eq!(report.counters.tx, 1);
 }
+
+#[test]
+fn ports_on_different_pools_forward_with_one_copy() {
+    let pools = vec![FramePool::heap(2048, 64, 256), FramePool::heap(4096, 64, 128)];
+    let (p0, w0) = MemPort::new(0, 64);
+    let (p1, w1) = MemPort::new(1, 64);
+    let ports: Vec<(usize, Box<dyn Port>)> = vec![(0, Box::new(p0)), (1, Box::new(p1))];
+    let fwd = PortPairForwarder::new().pair(0, 1).tag_on(1, 832);
+    let mut worker = Worker::with_pools(pools, ports, fwd, WorkerConfig::default());
+    for i in 0..10u8 {
+        w0.inject(&eth(MAC_B, MAC_A, 0x0800, &[i; 46]));
+        w1.inject(&eth(MAC_A, MAC_B, 0x0800, &[i; 46])); // untagged on a tagged port: dropped
+    }
+    worker.run_once();
+    let out = w1.take_sent();
+    assert_eq!(out.len(), 10);
+    assert_eq!(&out[3][12..16], &[0x81, 0x00, 0x03, 0x40]);
+    assert_eq!(out[3][18], 3);
+    w1.inject(&out[3]);
+    worker.run_once();
+    assert_eq!(w0.take_sent(), vec![eth(MAC_B, MAC_A, 0x0800, &[3; 46])]);
+    let c = worker.counters();
+    assert_eq!(c.cross_pool_copies, 11);
+    assert_eq!(c.tx, 11);
+    assert_eq!(c.drops.get(DropReason::VlanMismatch), 10);
+    assert_eq!(worker.pools()[0].free_count(), 64);
+    assert_eq!(worker.pools()[1].free_count(), 64);
+}
