@@ -29,6 +29,12 @@ pub struct PortStats {
     pub completions: u64,
     /// Rounds in which the fill ring could not be topped up because the pool was empty.
     pub fill_starved: u64,
+    /// Frames the kernel dropped on receive (AF_XDP `rx_dropped`; 0 for other ports).
+    pub kernel_rx_dropped: u64,
+    /// Frames the kernel dropped because the rx ring was full.
+    pub kernel_rx_ring_full: u64,
+    /// Times the kernel found the fill ring empty.
+    pub kernel_fill_ring_empty: u64,
 }
 
 impl PortStats {
@@ -42,6 +48,9 @@ impl PortStats {
         self.tx_realigned += other.tx_realigned;
         self.completions += other.completions;
         self.fill_starved += other.fill_starved;
+        self.kernel_rx_dropped += other.kernel_rx_dropped;
+        self.kernel_rx_ring_full += other.kernel_rx_ring_full;
+        self.kernel_fill_ring_empty += other.kernel_fill_ring_empty;
     }
 }
 

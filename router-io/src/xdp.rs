@@ -553,6 +553,12 @@ impl Port for XdpPort {
     }
 
     fn stats(&self) -> PortStats {
-        self.stats
+        let mut stats = self.stats;
+        if let Ok(k) = self.kernel_stats() {
+            stats.kernel_rx_dropped = k.rx_dropped();
+            stats.kernel_rx_ring_full = k.rx_ring_full();
+            stats.kernel_fill_ring_empty = k.rx_fill_ring_empty_descs();
+        }
+        stats
     }
 }
