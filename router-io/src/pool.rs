@@ -5,6 +5,7 @@
 //! transmitted on another by handing over its chunk, never by copying it.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use router_core::pipeline::{Frame, PortId};
 
@@ -15,6 +16,8 @@ use router_core::pipeline::{Frame, PortId};
 #[derive(Debug, PartialEq, Eq)]
 pub struct FrameRef {
     chunk: u32,
+    /// Which pool minted it: a pool refuses tokens of another (their chunk index would alias its own).
+    pool: u16,
     /// Offset of the frame's first byte from the start of the chunk.
     pub head: u32,
     /// Frame length in bytes.
@@ -39,8 +42,12 @@ enum Backing {
     External(#[allow(dead_code)] Box<dyn std::any::Any + Send>),
 }
 
+/// Source of pool ids, so that a `FrameRef` can be traced to the pool that minted it.
+static NEXT_POOL_ID: AtomicU16 = AtomicU16::new(1);
+
 /// Fixed-size chunks of one memory region, with a free list.
 pub struct FramePool {
+    id: u16,
     base: NonNull<u8>,
     chunk_size: usize,
     chunk_count: u32,
@@ -71,6 +78,7 @@ impl FramePool {
         let region = vec![0u8; chunk_size * chunk_count as usize].into_boxed_slice();
         let base = NonNull::new(Box::into_raw(region) as *mut u8).expect("Box pointer is never null");
         FramePool {
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             base,
             chunk_size,
             chunk_count,
@@ -94,6 +102,7 @@ impl FramePool {
         keep_alive: Box<dyn std::any::Any + Send>,
     ) -> Self {
         FramePool {
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
             base,
             chunk_size,
             chunk_count,
@@ -137,7 +146,7 @@ impl FramePool {
     #[inline]
     pub fn alloc(&mut self, ingress: PortId) -> Option<FrameRef> {
         let chunk = self.free.pop()?;
-        Some(FrameRef { chunk, head: self.rx_head as u32, len: 0, ingress })
+        Some(FrameRef { chunk, pool: self.id, head: self.rx_head as u32, len: 0, ingress })
     }
 
     /// Takes up to `n` free chunk indices (for a fill ring), appending them to `out`.
@@ -160,12 +169,19 @@ impl FramePool {
     #[inline]
     pub(crate) fn claim(&mut self, chunk: u32, head: u32, len: u32, ingress: PortId) -> FrameRef {
         debug_assert!(chunk < self.chunk_count && (head + len) as usize <= self.chunk_size);
-        FrameRef { chunk, head, len, ingress }
+        FrameRef { chunk, pool: self.id, head, len, ingress }
+    }
+
+    /// Panics if `frame` was minted by another pool.
+    #[inline]
+    fn check_owner(&self, frame: &FrameRef) {
+        assert_eq!(frame.pool, self.id, "frame of pool {} used with pool {}", frame.pool, self.id);
     }
 
     /// Gives a frame's chunk back to the pool.
     #[inline]
     pub fn release(&mut self, frame: FrameRef) {
+        self.check_owner(&frame);
         self.put_chunk(frame.chunk);
     }
 
@@ -178,13 +194,16 @@ impl FramePool {
     /// The whole chunk of a frame.
     #[inline]
     pub fn chunk_mut(&mut self, frame: &FrameRef) -> &mut [u8] {
-        // SAFETY: `&mut self` excludes every other view the pool hands out, and the chunk lies inside the region.
+        self.check_owner(frame);
+        // SAFETY: `&mut self` excludes every other view the pool hands out, the chunk is the frame's own (the
+        // token is unique and of this pool), and it lies inside the region.
         unsafe { self.chunk_raw(frame.chunk) }
     }
 
     /// The frame's bytes.
     #[inline]
     pub fn bytes(&self, frame: &FrameRef) -> &[u8] {
+        self.check_owner(frame);
         let start = frame.chunk as usize * self.chunk_size + frame.head as usize;
         assert!(frame.head as usize + frame.len as usize <= self.chunk_size);
         // SAFETY: in bounds (checked above); `&self` excludes the pool's mutable views for this borrow.
@@ -207,6 +226,7 @@ impl FramePool {
     /// Disjoint mutable views of every frame in `refs`, as the pipeline's [`Frame`]s, appended to `out`.
     pub fn frames<'a>(&'a mut self, refs: &[FrameRef], out: &mut Vec<Frame<'a>>) {
         for r in refs {
+            self.check_owner(r);
             // SAFETY: each `FrameRef` owns its chunk exclusively (the type is not Clone and the pool only mints
             // one per chunk taken from the free list or a ring), so the chunks of `refs` are pairwise distinct
             // and the slices do not overlap; `&'a mut self` keeps any other view away for 'a, and no chunk can
@@ -267,6 +287,16 @@ mod tests {
         let mut taken = Vec::new();
         assert_eq!(pool.take_chunks(10, &mut taken), 4);
         assert!(pool.alloc(0).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "used with pool")]
+    fn a_pool_refuses_frames_of_another() {
+        let mut a = FramePool::heap(2048, 2, 256);
+        let mut b = FramePool::heap(2048, 2, 256);
+        let frame = a.alloc(0).unwrap();
+        let _ = b.alloc(0).unwrap();
+        b.chunk_mut(&frame);
     }
 
     #[test]

@@ -12,3 +12,17 @@ pub fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
     }
     Ok(stop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn sigterm_sets_the_flag_instead_of_killing() {
+        let stop = stop_on_signals().unwrap();
+        assert!(!stop.load(Ordering::SeqCst));
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+        assert!(stop.load(Ordering::SeqCst));
+    }
+}

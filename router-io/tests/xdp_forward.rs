@@ -13,7 +13,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use router_io::{
-    FramePool, Port, PortPairForwarder, UmemConfig, Worker, WorkerConfig, XdpPort, XdpPortConfig, XdpUmem,
+    FramePool, Port, PortPairForwarder, UmemConfig, Worker, WorkerConfig, XdpMode, XdpPort, XdpPortConfig, XdpUmem,
 };
 
 const ADDR_A: &str = "198.18.100.1";
@@ -151,12 +151,22 @@ fn skip_reason() -> Option<String> {
 
 #[test]
 fn ping_and_tcp_cross_an_af_xdp_worker() {
+    forward_through_af_xdp("x", XdpMode::Auto, true);
+}
+
+#[test]
+fn a_forced_skb_mode_is_honoured() {
+    forward_through_af_xdp("s", XdpMode::Skb, false);
+}
+
+fn forward_through_af_xdp(tag: &str, mode: XdpMode, full: bool) {
     if let Some(why) = skip_reason() {
         println!("SKIPPED AF_XDP forwarding test: {why}");
         return;
     }
     let pid = std::process::id();
-    let mut lab = Lab { names: ["a", "b", "m"].iter().map(|s| format!("mh-xt-{pid}-{s}")).collect(), children: vec![] };
+    let mut lab =
+        Lab { names: ["a", "b", "m"].iter().map(|s| format!("mh-xt-{pid}{tag}-{s}")).collect(), children: vec![] };
     if let Err(e) = build(&mut lab) {
         if e.contains("netns")
             && lab.names.iter().all(|n| !std::path::Path::new(&format!("/var/run/netns/{n}")).exists())
@@ -179,9 +189,13 @@ fn ping_and_tcp_cross_an_af_xdp_worker() {
         let setup = (|| -> Result<(Worker<PortPairForwarder>, String), String> {
             enter_netns(&m2)?;
             let (umem, mut pool): (XdpUmem, FramePool) =
-                XdpUmem::new(UmemConfig { frame_size: 2048, frame_count: 4096 }, 1024).map_err(|e| e.to_string())?;
-            let pa = XdpPort::open(&umem, &mut pool, &XdpPortConfig::new(0, "xa")).map_err(|e| e.to_string())?;
-            let pb = XdpPort::open(&umem, &mut pool, &XdpPortConfig::new(1, "xb")).map_err(|e| e.to_string())?;
+                XdpUmem::new(UmemConfig { frame_size: 2048, frame_count: 8192 }, 2048).map_err(|e| e.to_string())?;
+            let config = |id, ifname| XdpPortConfig { mode, ..XdpPortConfig::new(id, ifname) };
+            let pa = XdpPort::open(&umem, &mut pool, &config(0, "xa")).map_err(|e| e.to_string())?;
+            let pb = XdpPort::open(&umem, &mut pool, &config(1, "xb")).map_err(|e| e.to_string())?;
+            if mode != XdpMode::Auto && (pa.mode() != mode || pb.mode() != mode) {
+                return Err(format!("asked for {mode}, got {} and {}", pa.mode(), pb.mode()));
+            }
             let modes = format!("xa: {}, xb: {}", pa.mode(), pb.mode());
             let ports: Vec<Box<dyn Port>> = vec![Box::new(pa), Box::new(pb)];
             let config = WorkerConfig { core: Some(0), ..WorkerConfig::default() };
@@ -207,13 +221,16 @@ fn ping_and_tcp_cross_an_af_xdp_worker() {
             panic!("AF_XDP setup failed: {e}");
         }
     };
-    println!("AF_XDP bind mode: {modes}");
+    println!("AF_XDP bind mode ({mode} asked): {modes}");
     let attached = ip(&["-n", &m, "link", "show", "dev", "xa"]).unwrap();
     println!("xa while running: {}", attached.trim());
 
     let result = (|| -> Result<(), String> {
         let ping = run_ns(&a, &["ping", "-c", "5", "-i", "0.2", "-W", "2", ADDR_B])?;
         println!("{}", ping.lines().rev().nth(1).unwrap_or(""));
+        if !full {
+            return Ok(());
+        }
 
         let a2 = a.clone();
         std::thread::spawn(move || enter_netns(&a2).and_then(|_| send_tagged_frame("eth0"))).join().unwrap()?;
