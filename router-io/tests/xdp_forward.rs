@@ -143,8 +143,10 @@ fn skip_reason() -> Option<String> {
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root".into());
     }
-    if Command::new("ip").arg("-V").stdout(Stdio::null()).status().is_err() {
-        return Some("no `ip` command".into());
+    for tool in ["ip", "ping"] {
+        if Command::new(tool).arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+            return Some(format!("no `{tool}` command (see lab/DEPS)"));
+        }
     }
     None
 }
