@@ -1,0 +1,300 @@
+# shellcheck shell=bash
+# The reference lab of shared/LAB.md, as functions to source:
+#
+#  mh-lan1 198.18.1.2 ─┐                         ┌─ mh-isp1 198.51.100.1 ─┐
+#                      ├─ mh-rtr ────────────────┤      (VLAN 832 on wan1) ├─ mh-inet 192.0.2.10
+#  mh-lan2 198.18.2.2 ─┘  lan1 198.18.1.1         └─ mh-isp2 203.0.113.1 ──┘
+#                         lan2 198.18.2.1
+#                         wan1 198.51.100.2 (VLAN 832)
+#                         wan2 203.0.113.2
+#
+# Every namespace name ends with $MH_SUFFIX (empty by default: exactly the names above), so parallel runs
+# pick different suffixes; a run with the default names should hold `flock /run/mh-lab.lock` (topology.sh
+# and check-topology.sh do). All links are veth pairs created inside the lab namespaces, never in the host
+# namespace; only 198.18.0.0/15, 198.51.100.0/24, 203.0.113.0/24 and 192.0.2.0/24 are used.
+#
+# Links (interface names are stable; suffixes only apply to namespace names):
+#   mh-lan1:eth0 <-> mh-rtr:lan1      mh-lan2:eth0 <-> mh-rtr:lan2
+#   mh-rtr:wan1  <-> mh-isp1:cust     (every frame tagged VLAN 832; mh-isp1 terminates it with a tc BPF program)
+#   mh-rtr:wan2  <-> mh-isp2:cust
+#   mh-isp1:inet <-> mh-inet:isp1     point-to-point 192.0.2.1 <-> 192.0.2.10
+#   mh-isp2:inet <-> mh-inet:isp2     point-to-point 192.0.2.2 <-> 192.0.2.10
+#
+# VLAN 832 without 8021q: this kernel has no 8021q module, no act_vlan (so option (a), `tc ... action vlan`,
+# fails: "Failed to load TC action module"), no cls_matchall/flower; it has cls_bpf. So option (b): lab/bpf/
+# vlan_tc.c, two tiny tc programs compiled with clang and attached with clsact in direct-action mode: ingress
+# pops VID 832 (drops anything else), egress pushes it. With txvlan offload off the tag is written into the
+# frame bytes, so an AF_XDP socket on mh-rtr:wan1 sees it in the data. In --kernel-router mode the same
+# programs terminate the tag on mh-rtr:wan1.
+#
+# Servers in mh-inet (PIDs recorded in $LAB_STATE/pids, killed by lab_down):
+#   HTTP :80 (python3 http.server, request log with client address in $LAB_STATE/http.log),
+#   iperf3 -s :5201, TCP echo :7 (socat), UDP echo :7 (socat), UDP sink :9 (socat).
+# Connection counters in mh-inet (nft table inet mhlab): counters `syn_from_isp1`, `syn_from_isp2` count TCP
+# SYNs to 192.0.2.10 by source 198.51.100.2 / 203.0.113.2; `from_other` counts packets from any other source.
+# Anti-spoof counters in each ISP (nft table inet mhisp, counter `spoofed`): packets from the customer side
+# whose source is not the customer address, dropped.
+
+MH_SUFFIX="${MH_SUFFIX:-}"
+NS_LAN1="mh-lan1${MH_SUFFIX}"
+NS_LAN2="mh-lan2${MH_SUFFIX}"
+NS_RTR="mh-rtr${MH_SUFFIX}"
+NS_ISP1="mh-isp1${MH_SUFFIX}"
+NS_ISP2="mh-isp2${MH_SUFFIX}"
+NS_INET="mh-inet${MH_SUFFIX}"
+LAB_NAMESPACES=("$NS_LAN1" "$NS_LAN2" "$NS_RTR" "$NS_ISP1" "$NS_ISP2" "$NS_INET")
+
+LAN1_HOST=198.18.1.2
+LAN1_GW=198.18.1.1
+LAN2_HOST=198.18.2.2
+LAN2_GW=198.18.2.1
+WAN1_ADDR=198.51.100.2
+WAN1_GW=198.51.100.1
+WAN1_VLAN=832
+WAN2_ADDR=203.0.113.2
+WAN2_GW=203.0.113.1
+ISP1_INET=192.0.2.1
+ISP2_INET=192.0.2.2
+INET_ADDR=192.0.2.10
+# UDP to this port from a LAN is left un-NATed by the kernel router, to show the ISP anti-spoof drop.
+SPOOF_TEST_PORT=9999
+
+LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LAB_STATE="/run/mh-lab${MH_SUFFIX:-default}"
+LAB_LOCK=/run/mh-lab.lock
+LAB_OFFLOADS=(tx off tso off gso off rxvlan off txvlan off)
+
+lab_log() { echo "lab: $*" >&2; }
+
+# True if a namespace of exactly this name exists.
+lab_ns_exists() { ip netns list | awk '{print $1}' | grep -qxF -- "$1"; }
+
+# Runs a command in a lab namespace.
+lab_exec() {
+	local ns="$1"
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# Starts a long-running command in a namespace in its own process group; records its PID for lab_down.
+lab_spawn() {
+	local ns="$1" log="$2"
+	shift 2
+	setsid ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+	echo "$!" >>"$LAB_STATE/pids"
+}
+
+# Creates a veth pair between two lab namespaces (created inside the first, never in the host namespace).
+lab_link() {
+	local ns_a="$1" if_a="$2" ns_b="$3" if_b="$4"
+	ip -n "$ns_a" link add "$if_a" type veth peer name "$if_b" netns "$ns_b"
+	for end in "$ns_a:$if_a" "$ns_b:$if_b"; do
+		# Offloads off: see LAB.md (AF_XDP sees frames as sent; VLAN tags stay in the frame bytes).
+		ip netns exec "${end%%:*}" ethtool -K "${end#*:}" "${LAB_OFFLOADS[@]}" >/dev/null 2>&1 || true
+		ip -n "${end%%:*}" link set "${end#*:}" up
+	done
+}
+
+# Compiles the VLAN termination programs once per run.
+lab_vlan_obj() {
+	local obj="$LAB_STATE/vlan_tc.o"
+	if [[ ! -f $obj ]]; then
+		clang -O2 -target bpf -DVID="$WAN1_VLAN" -I/usr/include/"$(uname -m)"-linux-gnu \
+			-c "$LAB_DIR/bpf/vlan_tc.c" -o "$obj"
+	fi
+	echo "$obj"
+}
+
+# Terminates VLAN $WAN1_VLAN on an interface: pop on ingress (drop other frames), push on egress.
+lab_vlan_terminate() {
+	local ns="$1" dev="$2" obj
+	obj="$(lab_vlan_obj)"
+	tc -n "$ns" qdisc add dev "$dev" clsact
+	tc -n "$ns" filter add dev "$dev" ingress bpf da obj "$obj" sec tc_ingress
+	tc -n "$ns" filter add dev "$dev" egress bpf da obj "$obj" sec tc_egress
+}
+
+lab_sysctl() {
+	local ns="$1"
+	shift
+	ip netns exec "$ns" sysctl -qw "$@"
+}
+
+# An ISP: forwards between its customer link `cust` and `inet`, dropping (and counting) customer packets
+# whose source is not the customer's address.
+lab_isp() {
+	local ns="$1" gw="$2" customer="$3" p2p="$4" prefix="$5"
+	ip -n "$ns" addr add "$gw/24" dev cust
+	ip -n "$ns" addr add "$p2p/32" peer "$INET_ADDR/32" dev inet
+	ip -n "$ns" route add 192.0.2.0/24 via "$INET_ADDR" dev inet
+	lab_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ip netns exec "$ns" nft -f - <<-EOF
+		table inet mhisp {
+			counter spoofed {}
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+				iifname "cust" meta nfproto ipv4 ip saddr != $customer counter name spoofed drop
+				iifname "cust" meta nfproto ipv6 counter name spoofed drop
+			}
+			chain input {
+				type filter hook input priority filter; policy accept;
+				iifname "cust" meta nfproto ipv4 ip saddr != $customer counter name spoofed drop
+			}
+		}
+	EOF
+	: "$prefix"
+}
+
+# The internet: 192.0.2.10 on both ISP links, routes back to each customer prefix via its ISP, servers.
+lab_inet() {
+	ip -n "$NS_INET" addr add "$INET_ADDR/32" peer "$ISP1_INET/32" dev isp1
+	ip -n "$NS_INET" addr add "$INET_ADDR/32" peer "$ISP2_INET/32" dev isp2
+	ip -n "$NS_INET" route add 198.51.100.0/24 via "$ISP1_INET" dev isp1
+	ip -n "$NS_INET" route add 203.0.113.0/24 via "$ISP2_INET" dev isp2
+	lab_sysctl "$NS_INET" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ip netns exec "$NS_INET" nft -f - <<-EOF
+		table inet mhlab {
+			counter syn_from_isp1 {}
+			counter syn_from_isp2 {}
+			counter from_other {}
+			chain input {
+				type filter hook input priority filter; policy accept;
+				ip daddr $INET_ADDR tcp flags & (syn | ack) == syn ip saddr $WAN1_ADDR counter name syn_from_isp1
+				ip daddr $INET_ADDR tcp flags & (syn | ack) == syn ip saddr $WAN2_ADDR counter name syn_from_isp2
+				ip saddr != { $WAN1_ADDR, $WAN2_ADDR, $ISP1_INET, $ISP2_INET } counter name from_other
+			}
+		}
+	EOF
+	local www="$LAB_STATE/www"
+	mkdir -p "$www"
+	echo "mh-inet says hello" >"$www/index.html"
+	lab_spawn "$NS_INET" "$LAB_STATE/http.log" /usr/bin/python3 -u -m http.server 80 --bind "$INET_ADDR" --directory "$www"
+	lab_spawn "$NS_INET" "$LAB_STATE/iperf3.log" iperf3 -s -B "$INET_ADDR"
+	lab_spawn "$NS_INET" "$LAB_STATE/tcp-echo.log" socat TCP4-LISTEN:7,bind="$INET_ADDR",fork,reuseaddr EXEC:/bin/cat
+	lab_spawn "$NS_INET" "$LAB_STATE/udp-echo.log" socat UDP4-RECVFROM:7,bind="$INET_ADDR",fork EXEC:/bin/cat
+	lab_spawn "$NS_INET" "$LAB_STATE/udp-sink.log" socat -u UDP4-RECV:9,bind="$INET_ADDR" OPEN:/dev/null
+	local port
+	for port in 80 5201 7; do
+		local i
+		for i in $(seq 50); do
+			ip netns exec "$NS_INET" ss -ltnH "sport = :$port" | grep -q . && break
+			sleep 0.1
+		done
+	done
+}
+
+# mh-rtr as a plain Linux router: VLAN 832 on wan1, SNAT per uplink, new connections spread over both
+# uplinks with `numgen inc mod 2` into the conntrack mark (restored on every packet) and one routing table
+# per uplink selected by that mark. The kernel baseline for benchmarks.
+lab_kernel_router() {
+	local ns="$NS_RTR"
+	ip -n "$ns" addr add "$LAN1_GW/24" dev lan1
+	ip -n "$ns" addr add "$LAN2_GW/24" dev lan2
+	ip -n "$ns" addr add "$WAN1_ADDR/24" dev wan1
+	ip -n "$ns" addr add "$WAN2_ADDR/24" dev wan2
+	lab_vlan_terminate "$ns" wan1
+	lab_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv4.conf.all.src_valid_mark=1
+	local dev
+	for dev in lan1 lan2 wan1 wan2; do lab_sysctl "$ns" "net.ipv4.conf.$dev.rp_filter=0"; done
+	ip -n "$ns" route add default via "$WAN2_GW" dev wan2
+	ip -n "$ns" route add default via "$WAN1_GW" dev wan1 table 101
+	ip -n "$ns" route add default via "$WAN2_GW" dev wan2 table 102
+	ip -n "$ns" rule add fwmark 1 table 101 pref 1001
+	ip -n "$ns" rule add fwmark 2 table 102 pref 1002
+	ip netns exec "$ns" nft -f - <<-EOF
+		table ip mhrtr {
+			chain prerouting {
+				type filter hook prerouting priority mangle; policy accept;
+				iifname { "lan1", "lan2" } ct state new ct mark set numgen inc mod 2 offset 1
+				iifname { "lan1", "lan2" } meta mark set ct mark
+			}
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				udp dport $SPOOF_TEST_PORT return
+				oifname "wan1" masquerade
+				oifname "wan2" masquerade
+			}
+		}
+	EOF
+}
+
+# Builds the topology. With --kernel-router, mh-rtr routes with the kernel; without, mh-rtr's interfaces
+# are up with no addresses, ready for mhrouter (bpffs mounted for libxdp).
+lab_up() {
+	local kernel_router=0
+	[[ ${1:-} == --kernel-router ]] && kernel_router=1
+	local ns
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		if lab_ns_exists "$ns"; then
+			lab_log "namespace $ns already exists: another run is using these names (set MH_SUFFIX)"
+			return 1
+		fi
+	done
+	mkdir -p "$LAB_STATE"
+	: >"$LAB_STATE/pids"
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+	lab_link "$NS_LAN1" eth0 "$NS_RTR" lan1
+	lab_link "$NS_LAN2" eth0 "$NS_RTR" lan2
+	lab_link "$NS_RTR" wan1 "$NS_ISP1" cust
+	lab_link "$NS_RTR" wan2 "$NS_ISP2" cust
+	lab_link "$NS_ISP1" inet "$NS_INET" isp1
+	lab_link "$NS_ISP2" inet "$NS_INET" isp2
+
+	ip -n "$NS_LAN1" addr add "$LAN1_HOST/24" dev eth0
+	ip -n "$NS_LAN1" route add default via "$LAN1_GW"
+	ip -n "$NS_LAN2" addr add "$LAN2_HOST/24" dev eth0
+	ip -n "$NS_LAN2" route add default via "$LAN2_GW"
+
+	lab_vlan_terminate "$NS_ISP1" cust
+	lab_isp "$NS_ISP1" "$WAN1_GW" "$WAN1_ADDR" "$ISP1_INET" 198.51.100.0/24
+	lab_isp "$NS_ISP2" "$WAN2_GW" "$WAN2_ADDR" "$ISP2_INET" 203.0.113.0/24
+	lab_inet
+
+	if ((kernel_router)); then
+		lab_kernel_router
+	elif ! grep -q ' /sys/fs/bpf bpf ' /proc/mounts; then
+		mount -t bpf bpf /sys/fs/bpf
+	fi
+	lab_log "up (suffix '${MH_SUFFIX}', $( ((kernel_router)) && echo kernel router || echo 'mh-rtr empty for mhrouter'))"
+}
+
+# Removes every namespace of this run and kills the processes it recorded (by PID, with their group).
+lab_down() {
+	local pid ns
+	if [[ -f $LAB_STATE/pids ]]; then
+		while read -r pid; do
+			[[ -n $pid ]] || continue
+			kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		done <"$LAB_STATE/pids"
+		sleep 0.2
+		while read -r pid; do
+			[[ -n $pid ]] || continue
+			kill -KILL -- "-$pid" 2>/dev/null || true
+		done <"$LAB_STATE/pids"
+	fi
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		if lab_ns_exists "$ns"; then
+			ip netns del "$ns" || true
+		fi
+	done
+	rm -rf "$LAB_STATE"
+}
+
+# Packets counted by a named nft counter: lab_counter NS FAMILY TABLE COUNTER
+lab_counter() {
+	ip netns exec "$1" nft list counter "$2" "$3" "$4" | sed -n 's/.*packets \([0-9]*\).*/\1/p' | head -1
+}
+
+# TCP connections (SYNs) seen at mh-inet from one ISP's customer address: lab_inet_syns isp1|isp2
+lab_inet_syns() { lab_counter "$NS_INET" inet mhlab "syn_from_$1"; }
+
+# Customer packets an ISP dropped for a wrong source address: lab_spoof_drops isp1|isp2
+lab_spoof_drops() {
+	local ns="$NS_ISP1"
+	[[ $1 == isp2 ]] && ns="$NS_ISP2"
+	lab_counter "$ns" inet mhisp spoofed
+}

@@ -1,0 +1,565 @@
+//! AF_XDP ports through xsk-rs: one UMEM per worker shared by all its sockets (one socket per port and
+//! queue), so forwarding between two ports of a worker never copies a frame.
+//!
+//! The bind mode is chosen automatically (zero-copy, then native/driver copy mode, then skb mode), can be
+//! forced, and is logged. libxdp attaches its redirect program when the first socket of an interface is
+//! created and detaches it when the last one is deleted, which happens when the port is dropped.
+//!
+//! xsk-rs 0.11 gives no way to set a descriptor's address, so a frame always leaves from the offset it was
+//! received at; when the pipeline moved its head (VLAN tag pushed or popped) the bytes are moved back in
+//! place first (counted as `tx_realigned`).
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::os::fd::{AsRawFd, RawFd};
+use std::ptr::NonNull;
+
+use router_core::pipeline::{PortId, HEADROOM};
+use xsk_rs::config::{
+    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig as XskUmemConfig, XdpFlags,
+};
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+
+use crate::pool::{FramePool, FrameRef};
+use crate::port::{Port, PortStats};
+use crate::worker::MAX_BATCH;
+
+/// How a socket is bound to its interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Zero-copy if the driver can, else native copy mode, else skb (generic) mode.
+    #[default]
+    Auto,
+    /// Generic XDP in the kernel's skb path, copy mode. Works on any interface.
+    Skb,
+    /// XDP in the driver, copy mode.
+    Native,
+    /// XDP in the driver, frames DMA'd straight into the UMEM.
+    ZeroCopy,
+}
+
+impl XdpMode {
+    fn flags(self) -> (XdpFlags, BindFlags) {
+        match self {
+            XdpMode::Skb => (XdpFlags::XDP_FLAGS_SKB_MODE, BindFlags::XDP_COPY),
+            XdpMode::Native => (XdpFlags::XDP_FLAGS_DRV_MODE, BindFlags::XDP_COPY),
+            XdpMode::ZeroCopy | XdpMode::Auto => (XdpFlags::XDP_FLAGS_DRV_MODE, BindFlags::XDP_ZEROCOPY),
+        }
+    }
+}
+
+impl fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            XdpMode::Auto => "auto",
+            XdpMode::Skb => "skb (generic, copy)",
+            XdpMode::Native => "native (driver, copy)",
+            XdpMode::ZeroCopy => "native zero-copy",
+        })
+    }
+}
+
+/// Why an AF_XDP port or UMEM could not be set up.
+#[derive(Debug)]
+pub enum XdpError {
+    /// A size that is not a power of two, too small, or leaves too little room.
+    Config(String),
+    /// The UMEM could not be created.
+    Umem(String),
+    /// No bind mode worked; every attempt with its error.
+    Bind {
+        /// The interface.
+        ifname: String,
+        /// Each mode tried, with the error it got.
+        attempts: Vec<(XdpMode, String)>,
+    },
+}
+
+impl fmt::Display for XdpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            XdpError::Config(s) => write!(f, "AF_XDP config: {s}"),
+            XdpError::Umem(s) => write!(f, "UMEM: {s}"),
+            XdpError::Bind { ifname, attempts } => {
+                write!(f, "cannot bind an AF_XDP socket to {ifname}:")?;
+                for (mode, err) in attempts {
+                    write!(f, " [{mode}: {err}]")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for XdpError {}
+
+fn err_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// Sizes of one worker's UMEM.
+#[derive(Clone, Copy, Debug)]
+pub struct UmemConfig {
+    /// Bytes per chunk: 2048 or 4096.
+    pub frame_size: u32,
+    /// Chunks in the UMEM (enough for every port's fill ring and tx ring, plus a batch).
+    pub frame_count: u32,
+}
+
+impl Default for UmemConfig {
+    fn default() -> Self {
+        UmemConfig { frame_size: 2048, frame_count: 16384 }
+    }
+}
+
+/// Ring sizes and mode of one AF_XDP port.
+#[derive(Clone, Debug)]
+pub struct XdpPortConfig {
+    /// The port's id in the pipeline.
+    pub id: PortId,
+    /// Interface to bind to.
+    pub ifname: String,
+    /// Queue of the interface this worker serves.
+    pub queue: u32,
+    /// Bind mode.
+    pub mode: XdpMode,
+    /// Descriptors in the rx ring (power of two).
+    pub rx_size: u32,
+    /// Descriptors in the tx ring (power of two).
+    pub tx_size: u32,
+    /// Descriptors in the fill ring (power of two).
+    pub fill_size: u32,
+    /// Descriptors in the completion ring (power of two).
+    pub comp_size: u32,
+}
+
+impl XdpPortConfig {
+    /// Defaults for `ifname`: queue 0, auto mode, 2048-descriptor rings (a worker that loses its core for a
+    /// few milliseconds under veth's copy mode otherwise finds its fill ring drained).
+    pub fn new(id: PortId, ifname: &str) -> Self {
+        XdpPortConfig {
+            id,
+            ifname: ifname.to_string(),
+            queue: 0,
+            mode: XdpMode::Auto,
+            rx_size: 2048,
+            tx_size: 2048,
+            fill_size: 2048,
+            comp_size: 2048,
+        }
+    }
+}
+
+/// Mounts bpffs on /sys/fs/bpf if it is not mounted (libxdp keeps its dispatcher state there).
+pub fn ensure_bpffs() {
+    let mounted = std::fs::read_to_string("/proc/self/mounts")
+        .map(|m| m.lines().any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf ")))
+        .unwrap_or(false);
+    if mounted {
+        return;
+    }
+    let _ = std::fs::create_dir_all("/sys/fs/bpf");
+    // SAFETY: all pointers are NUL-terminated string literals; a null `data` is allowed for bpffs.
+    let rc = unsafe { libc::mount(c"bpf".as_ptr(), c"/sys/fs/bpf".as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null()) };
+    if rc == 0 {
+        eprintln!("router-io: mounted bpffs on /sys/fs/bpf for libxdp");
+    } else {
+        eprintln!(
+            "router-io: could not mount bpffs on /sys/fs/bpf ({}); libxdp runs without it",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Whether the kernel bound this AF_XDP socket in zero-copy mode (`XDP_OPTIONS`).
+fn socket_is_zero_copy(fd: RawFd) -> bool {
+    const SOL_XDP: libc::c_int = 283;
+    const XDP_OPTIONS: libc::c_int = 8;
+    const XDP_OPTIONS_ZEROCOPY: u32 = 1;
+    let mut flags: u32 = 0;
+    let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
+    // SAFETY: `flags` is a writable u32 (struct xdp_options) and `len` holds its size.
+    let rc = unsafe { libc::getsockopt(fd, SOL_XDP, XDP_OPTIONS, (&mut flags as *mut u32).cast(), &mut len) };
+    rc == 0 && flags & XDP_OPTIONS_ZEROCOPY != 0
+}
+
+/// One worker's UMEM: the xsk-rs handle and the descriptor of each chunk (as xsk-rs needs them for rings).
+#[derive(Clone)]
+pub struct XdpUmem {
+    umem: Umem,
+    descs: Vec<FrameDesc>,
+    fill_size: u32,
+    comp_size: u32,
+    frame_size: usize,
+    rx_head: usize,
+    region_id: usize,
+}
+
+impl fmt::Debug for XdpUmem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XdpUmem").field("frames", &self.descs.len()).field("frame_size", &self.frame_size).finish()
+    }
+}
+
+impl XdpUmem {
+    /// Creates a UMEM and the worker's [`FramePool`] over it. Fill and completion rings are sized
+    /// `ring_size` for every socket that will share it.
+    pub fn new(config: UmemConfig, ring_size: u32) -> Result<(XdpUmem, FramePool), XdpError> {
+        ensure_bpffs();
+        if config.frame_size != 2048 && config.frame_size != 4096 {
+            return Err(XdpError::Config(format!("frame size {} is neither 2048 nor 4096", config.frame_size)));
+        }
+        let frame_size = FrameSize::new(config.frame_size).map_err(|e| XdpError::Config(e.to_string()))?;
+        let ring = QueueSize::new(ring_size).map_err(|e| XdpError::Config(e.to_string()))?;
+        // The kernel leaves XDP_PACKET_HEADROOM (256) bytes in front of every received frame: already more
+        // than the pipeline's HEADROOM, so no extra UMEM headroom is asked for.
+        let xsk_config = XskUmemConfig::builder()
+            .frame_size(frame_size)
+            .fill_queue_size(ring)
+            .comp_queue_size(ring)
+            .frame_headroom(0)
+            .build()
+            .map_err(|e| XdpError::Config(e.to_string()))?;
+        let count = NonZeroU32::new(config.frame_count).ok_or_else(|| XdpError::Config("frame_count 0".into()))?;
+        let (umem, descs) = Umem::new(xsk_config, count, false).map_err(|e| XdpError::Umem(err_chain(&e)))?;
+        let rx_head = descs[0].addr();
+        assert!(rx_head >= HEADROOM, "UMEM headroom {rx_head} below the pipeline's {HEADROOM}");
+        for (i, d) in descs.iter().enumerate() {
+            debug_assert_eq!(d.addr(), i * config.frame_size as usize + rx_head);
+        }
+
+        let mut first = descs[0];
+        // SAFETY: no frame of this fresh UMEM has been handed to the kernel or anyone else yet.
+        let data0 = unsafe { umem.data_mut(&mut first) }.contents_mut().as_mut_ptr();
+        // The region is one mmap; the first chunk's data starts `rx_head` bytes into it.
+        // SAFETY: `data0` points `rx_head` bytes past the start of the mapping, so this stays inside it.
+        let base = NonNull::new(unsafe { data0.sub(rx_head) }).expect("mmap base is never null");
+        let this = XdpUmem {
+            umem: umem.clone(),
+            descs,
+            fill_size: ring_size,
+            comp_size: ring_size,
+            frame_size: config.frame_size as usize,
+            rx_head,
+            region_id: base.as_ptr() as usize,
+        };
+        // SAFETY: the mapping is `frame_count * frame_size` bytes from `base` and lives as long as any clone
+        // of `umem` (held by the pool and by every socket); the pool is the only user-space owner of chunks,
+        // which it lends to the kernel through the rings of ports created from this `XdpUmem`.
+        let pool = unsafe {
+            FramePool::external(base, config.frame_size as usize, config.frame_count, rx_head, Box::new(umem))
+        };
+        Ok((this, pool))
+    }
+}
+
+/// One AF_XDP socket: a (port, queue) pair bound through a shared [`XdpUmem`].
+pub struct XdpPort {
+    id: PortId,
+    ifname: String,
+    mode: XdpMode,
+    umem: XdpUmem,
+    // Field order is drop order: the rings go before the UMEM handle (xsk-rs keeps the socket alive until
+    // the last of them goes, and the UMEM until the last socket goes, whatever the order).
+    tx: TxQueue,
+    rx: RxQueue,
+    fill: FillQueue,
+    comp: CompQueue,
+    scratch: Vec<FrameDesc>,
+    chunks: Vec<u32>,
+    /// Holds a generated frame on its way to `send`, so sending one allocates nothing.
+    one: Vec<FrameRef>,
+    /// Chunks lent to the kernel for receiving (in the fill or rx ring).
+    in_fill: u32,
+    stats: PortStats,
+}
+
+impl fmt::Debug for XdpPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XdpPort").field("id", &self.id).field("ifname", &self.ifname).field("mode", &self.mode).finish()
+    }
+}
+
+impl XdpPort {
+    /// Binds a socket to `config.ifname`/`config.queue` on `umem`, choosing (or forcing) the mode, logs the
+    /// mode obtained, and lends chunks of `pool` to its fill ring.
+    pub fn open(umem: &XdpUmem, pool: &mut FramePool, config: &XdpPortConfig) -> Result<XdpPort, XdpError> {
+        let iface: Interface =
+            config.ifname.parse().map_err(|_| XdpError::Config("interface name has a NUL".into()))?;
+        let rx_size = QueueSize::new(config.rx_size).map_err(|e| XdpError::Config(e.to_string()))?;
+        let tx_size = QueueSize::new(config.tx_size).map_err(|e| XdpError::Config(e.to_string()))?;
+        if config.fill_size != umem.fill_size || config.comp_size != umem.comp_size {
+            return Err(XdpError::Config(format!(
+                "fill/comp ring sizes {}/{} differ from the UMEM's {}/{}",
+                config.fill_size, config.comp_size, umem.fill_size, umem.comp_size
+            )));
+        }
+        if pool.region_id() != umem.region_id {
+            return Err(XdpError::Config("the frame pool is not the one created with this UMEM".into()));
+        }
+        let candidates: &[XdpMode] = match config.mode {
+            XdpMode::Auto => &[XdpMode::ZeroCopy, XdpMode::Native, XdpMode::Skb],
+            XdpMode::Skb => &[XdpMode::Skb],
+            XdpMode::Native => &[XdpMode::Native],
+            XdpMode::ZeroCopy => &[XdpMode::ZeroCopy],
+        };
+        let mut attempts = Vec::new();
+        for &mode in candidates {
+            let (xdp_flags, bind_flags) = mode.flags();
+            let socket_config = SocketConfig::builder()
+                .rx_queue_size(rx_size)
+                .tx_queue_size(tx_size)
+                .libxdp_flags(LibxdpFlags::empty())
+                .xdp_flags(xdp_flags)
+                .bind_flags(bind_flags | BindFlags::XDP_USE_NEED_WAKEUP)
+                .build();
+            // SAFETY: every port of a worker binds a distinct (interface, queue) pair, so this pair is not
+            // bound to yet and letting libxdp load its program is correct (see `Socket::new`).
+            match unsafe { Socket::new(socket_config, &umem.umem, &iface, config.queue) } {
+                Ok((tx, rx, Some((fill, comp)))) => {
+                    // What was asked is not always what was got: a socket sharing a UMEM inherits copy or
+                    // zero-copy from the UMEM's first socket (the kernel ignores its bind flags), so ask.
+                    let zero_copy = socket_is_zero_copy(rx.fd().as_raw_fd());
+                    let mode = match (mode, zero_copy) {
+                        (XdpMode::ZeroCopy, false) if config.mode == XdpMode::ZeroCopy => {
+                            attempts.push((mode, "bound, but the kernel chose copy mode".into()));
+                            continue;
+                        }
+                        (XdpMode::ZeroCopy, false) => XdpMode::Native,
+                        (m, _) => m,
+                    };
+                    let fallback = if attempts.is_empty() {
+                        String::new()
+                    } else {
+                        let tried: Vec<String> = attempts.iter().map(|(m, e)| format!("{m} refused: {e}")).collect();
+                        format!(" ({})", tried.join("; "))
+                    };
+                    eprintln!(
+                        "router-io: port {} ({} queue {}) AF_XDP bound in {mode} mode{fallback}",
+                        config.id, config.ifname, config.queue
+                    );
+                    let mut port = XdpPort {
+                        id: config.id,
+                        ifname: config.ifname.clone(),
+                        mode,
+                        umem: umem.clone(),
+                        tx,
+                        rx,
+                        fill,
+                        comp,
+                        scratch: Vec::with_capacity(config.fill_size.max(config.comp_size) as usize),
+                        chunks: Vec::with_capacity(config.fill_size as usize),
+                        one: Vec::with_capacity(1),
+                        in_fill: 0,
+                        stats: PortStats::default(),
+                    };
+                    port.refill(pool);
+                    return Ok(port);
+                }
+                Ok(_) => {
+                    attempts.push((mode, "pair already bound on this UMEM (no fill/completion ring)".into()));
+                }
+                Err(e) => attempts.push((mode, err_chain(&e))),
+            }
+        }
+        Err(XdpError::Bind { ifname: config.ifname.clone(), attempts })
+    }
+
+    /// The mode the socket got.
+    pub fn mode(&self) -> XdpMode {
+        self.mode
+    }
+
+    /// Interface name.
+    pub fn ifname(&self) -> &str {
+        &self.ifname
+    }
+
+    /// The kernel's statistics for this socket (rx dropped, ring full, invalid descriptors...).
+    pub fn kernel_stats(&self) -> std::io::Result<xsk_rs::socket::XdpStatistics> {
+        self.rx.fd().xdp_statistics()
+    }
+
+    #[inline]
+    fn chunk_of(&self, addr: usize) -> u32 {
+        (addr / self.umem.frame_size) as u32
+    }
+
+    /// Lends free chunks to the fill ring, in bulk, keeping a batch in the pool for generated frames.
+    fn refill(&mut self, pool: &mut FramePool) {
+        let room = self.umem.fill_size - self.in_fill;
+        if room < (MAX_BATCH as u32).min(self.umem.fill_size) && self.in_fill > 0 {
+            return;
+        }
+        let spare = pool.free_count().saturating_sub(MAX_BATCH);
+        let want = (room as usize).min(spare);
+        if want == 0 {
+            self.stats.fill_starved += 1;
+            return;
+        }
+        self.chunks.clear();
+        pool.take_chunks(want, &mut self.chunks);
+        self.scratch.clear();
+        self.scratch.extend(self.chunks.iter().map(|&c| self.umem.descs[c as usize]));
+        // SAFETY: these chunks came from the pool's free list, so neither user space nor the kernel uses them.
+        let produced = unsafe { self.fill.produce(&self.scratch) };
+        // The ring had less room than counted (cannot happen while `in_fill` is exact): give the rest back.
+        for &c in &self.chunks[produced..] {
+            pool.put_chunk(c);
+        }
+        self.in_fill += produced as u32;
+    }
+
+    /// Reaps transmit completions in bulk, returning their chunks to the pool.
+    fn reap(&mut self, pool: &mut FramePool) {
+        loop {
+            self.scratch.clear();
+            self.scratch.resize(self.umem.comp_size as usize, FrameDesc::default());
+            // SAFETY: the completion ring only holds addresses of chunks this socket transmitted.
+            let n = unsafe { self.comp.consume(&mut self.scratch) };
+            for i in 0..n {
+                let chunk = self.chunk_of(self.scratch[i].addr());
+                pool.put_chunk(chunk);
+            }
+            self.stats.completions += n as u64;
+            if n < self.scratch.len() {
+                break;
+            }
+        }
+    }
+
+    fn kick_tx(&mut self) {
+        if self.tx.needs_wakeup() {
+            let _ = self.tx.wakeup();
+        }
+    }
+}
+
+impl Port for XdpPort {
+    fn id(&self) -> PortId {
+        self.id
+    }
+
+    fn recv(&mut self, pool: &mut FramePool, out: &mut Vec<FrameRef>, max: usize) -> usize {
+        self.scratch.clear();
+        self.scratch.resize(max.min(MAX_BATCH), FrameDesc::default());
+        // SAFETY: descriptors on the rx ring are chunks this UMEM lent through the fill ring; the kernel is
+        // done with them once consumed.
+        let n = unsafe { self.rx.consume(&mut self.scratch) };
+        self.in_fill -= n as u32;
+        for i in 0..n {
+            let d = self.scratch[i];
+            let chunk = self.chunk_of(d.addr());
+            let head = (d.addr() % self.umem.frame_size) as u32;
+            let len = d.lengths().data() as u32;
+            self.stats.rx_frames += 1;
+            self.stats.rx_bytes += len as u64;
+            out.push(pool.claim(chunk, head, len, self.id));
+        }
+        n
+    }
+
+    fn send(&mut self, pool: &mut FramePool, frames: &mut Vec<FrameRef>) -> usize {
+        if frames.is_empty() {
+            return 0;
+        }
+        let free = self.tx.nb_free(frames.len() as u32) as usize;
+        self.scratch.clear();
+        self.chunks.clear();
+        let rx_head = self.umem.rx_head;
+        for (i, frame) in frames.drain(..).enumerate() {
+            if i >= free {
+                self.stats.tx_ring_full += 1;
+                pool.release(frame);
+                continue;
+            }
+            let len = frame.len as usize;
+            if rx_head + len > self.umem.frame_size {
+                // Grew past what a descriptor at `rx_head` can carry (cannot happen below 1500-byte MTU + tags).
+                self.stats.tx_ring_full += 1;
+                pool.release(frame);
+                continue;
+            }
+            if frame.head as usize != rx_head {
+                // The descriptor's address is fixed at `rx_head` (see the module doc): move the bytes there.
+                let head = frame.head as usize;
+                pool.chunk_mut(&frame).copy_within(head..head + len, rx_head);
+                self.stats.tx_realigned += 1;
+            }
+            let mut desc = self.umem.descs[frame.chunk() as usize];
+            // SAFETY: the chunk belongs to `frame`, which we own; nothing else views it during this call.
+            unsafe { self.umem.umem.data_mut(&mut desc) }.cursor().set_pos(len);
+            self.scratch.push(desc);
+            self.chunks.push(FramePool::into_ring(frame));
+            self.stats.tx_bytes += len as u64;
+        }
+        // SAFETY: each descriptor is a chunk owned by this worker and no longer referenced by any FrameRef.
+        let produced = unsafe { self.tx.produce(&self.scratch) };
+        for (i, &chunk) in self.chunks.iter().enumerate().skip(produced) {
+            self.stats.tx_ring_full += 1;
+            self.stats.tx_bytes -= self.scratch[i].lengths().data() as u64;
+            pool.put_chunk(chunk);
+        }
+        self.stats.tx_frames += produced as u64;
+        self.kick_tx();
+        produced
+    }
+
+    fn send_bytes(&mut self, pool: &mut FramePool, bytes: &[u8]) -> bool {
+        let Some(mut frame) = pool.alloc(self.id) else {
+            self.stats.tx_ring_full += 1;
+            return false;
+        };
+        if !pool.fill(&mut frame, bytes) {
+            pool.release(frame);
+            return false;
+        }
+        let mut one = std::mem::take(&mut self.one);
+        one.push(frame);
+        let sent = self.send(pool, &mut one) == 1;
+        self.one = one;
+        sent
+    }
+
+    fn maintain(&mut self, pool: &mut FramePool) {
+        debug_assert_eq!(pool.region_id(), self.umem.region_id, "port driven with another worker's pool");
+        self.reap(pool);
+        self.refill(pool);
+        if self.fill.needs_wakeup() {
+            // SAFETY: a zero-length, non-blocking recvfrom on our own AF_XDP socket only wakes the kernel up.
+            unsafe {
+                libc::recvfrom(
+                    self.rx.fd().as_raw_fd(),
+                    std::ptr::null_mut(),
+                    0,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+        }
+        // Copy mode transmits in the syscall; frames left on the ring (kernel budget) need another kick.
+        self.kick_tx();
+    }
+
+    fn poll_fd(&self) -> Option<RawFd> {
+        Some(self.rx.fd().as_raw_fd())
+    }
+
+    fn stats(&self) -> PortStats {
+        let mut stats = self.stats;
+        if let Ok(k) = self.kernel_stats() {
+            stats.kernel_rx_dropped = k.rx_dropped();
+            stats.kernel_rx_ring_full = k.rx_ring_full();
+            stats.kernel_fill_ring_empty = k.rx_fill_ring_empty_descs();
+        }
+        stats
+    }
+}
