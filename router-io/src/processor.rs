@@ -16,6 +16,10 @@ pub trait FrameProcessor: Send {
     /// Frames the processor generated itself (ARP, ICMP errors, probes), to transmit on the given port.
     fn drain_generated(&mut self, out: &mut dyn FnMut(PortId, &[u8]));
 
+    /// Called once per worker round, traffic or not, before generated frames are sent: timers, probes,
+    /// expiry. `now` is the round's clock reading (the only one the worker takes).
+    fn tick(&mut self, _now: Instant) {}
+
     /// The worker that owns this received frame, when it is not the one that received it (return traffic
     /// of a flow another worker created). `None` keeps it here. Called only when workers hand off.
     fn steer(&mut self, _frame: &[u8], _ingress: PortId) -> Option<usize> {

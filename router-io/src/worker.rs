@@ -203,6 +203,7 @@ impl<P: FrameProcessor> Worker<P> {
             h.recv(&mut self.pools[0], &mut self.rx, self.config.batch);
             received += self.process_rx(now, 0);
         }
+        self.processor.tick(now);
         self.send_generated();
         for (port, &p) in self.ports.iter_mut().zip(&self.port_pool) {
             port.maintain(&mut self.pools[p]);

@@ -208,3 +208,39 @@ fn ports_on_different_pools_forward_with_one_copy() {
     assert_eq!(worker.pools()[0].free_count(), 64);
     assert_eq!(worker.pools()[1].free_count(), 64);
 }
+
+/// Counts ticks and emits one generated frame per tick, to show ticks run on idle rounds too and that what
+/// a tick generates is sent in the same round.
+struct Ticker {
+    ticks: Vec<Instant>,
+}
+
+impl FrameProcessor for Ticker {
+    fn process(&mut self, _now: Instant, _frames: &mut [Frame<'_>], verdicts: &mut [Verdict]) {
+        verdicts.fill(Verdict::Consumed);
+    }
+
+    fn drain_generated(&mut self, out: &mut dyn FnMut(PortId, &[u8])) {
+        if !self.ticks.is_empty() {
+            out(1, &eth(MAC_B, RTR, 0x88b6, &[self.ticks.len() as u8; 46]));
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.ticks.push(now);
+    }
+}
+
+#[test]
+fn tick_runs_every_round_even_without_traffic_before_generated_frames_go_out() {
+    let (mut worker, _w0, w1) = two_port_worker(Ticker { ticks: Vec::new() }, 64);
+    for _ in 0..3 {
+        worker.run_once();
+    }
+    let ticks = &worker.processor().ticks;
+    assert_eq!(ticks.len(), 3);
+    assert!(ticks.windows(2).all(|w| w[0] <= w[1]), "the worker's clock never goes back");
+    let sent = w1.take_sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0][14], 1, "the first round's tick is sent in the first round");
+}

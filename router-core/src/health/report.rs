@@ -257,14 +257,30 @@ impl Transition {
     }
 }
 
+impl Transition {
+    /// The line without its time, for a log that stamps lines itself: `Up -> Down: probes lost on t1,t2 | ...`.
+    pub fn what(&self) -> impl fmt::Display + '_ {
+        What(self)
+    }
+}
+
+struct What<'a>(&'a Transition);
+
+impl fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(f, "{} -> {}: {} |", t.from, t.to, t.cause)?;
+        for (i, status) in t.targets().iter().enumerate() {
+            write!(f, "{} t{i} {status}", if i == 0 { "" } else { ";" })?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Transition {
     /// One log line: `12.345s Up -> Down: probes lost on t1,t2 | t0 ok loss 0/50 (0%) rtt 10.0ms; t1 FAIL ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} -> {}: {} |", At(self.at), self.from, self.to, self.cause)?;
-        for (t, status) in self.targets().iter().enumerate() {
-            write!(f, "{} t{t} {status}", if t == 0 { "" } else { ";" })?;
-        }
-        Ok(())
+        write!(f, "{} {}", At(self.at), self.what())
     }
 }
 

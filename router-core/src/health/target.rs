@@ -47,8 +47,12 @@ impl WindowStats {
         (self.replied > 0).then(|| Duration::from_nanos(self.rtt_sum_nanos / self.replied as u64))
     }
 
+    /// Loss in percent, rounded up: a target failed for exceeding 20 % must not be reported as "20 %".
     fn loss_pct(&self) -> u8 {
-        (self.lost * 100).checked_div(self.resolved).unwrap_or(0) as u8
+        if self.resolved == 0 {
+            return 0;
+        }
+        (self.lost * 100).div_ceil(self.resolved) as u8
     }
 
     /// Whether the window has filled since the floor: a ratio over a half-empty window is noise. Probes still

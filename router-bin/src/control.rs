@@ -1,0 +1,237 @@
+//! The router as a worker drives it: the pipeline, and on the worker that owns health checking the
+//! per-uplink health state machines. Each round (`tick`) it sends the probes that are due on their own
+//! uplinks, feeds the replies the pipeline matched and the TCP handshake counters to the state machines, and
+//! applies every transition: new flows stop or resume on the uplink, and the uplink's flows are rescued
+//! per its policy. Every transition is logged as one line of a failover timeline.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use router_core::flow::FlowAddr;
+use router_core::health::{Transition, UplinkHealth, UplinkState};
+use router_core::pipeline::{Frame, HandshakeCounters, Pipeline, PortId, Verdict};
+use router_core::time::Instant;
+use router_core::uplink::{UplinkId, UplinkSet};
+use router_io::FrameProcessor;
+use router_nat::Snat;
+
+use crate::site::HealthPlan;
+
+/// How often the TCP handshake counters are turned into a live-traffic signal.
+const SYN_WATCH_PERIOD: Duration = Duration::from_millis(250);
+
+/// State shared by the workers of one router: the live set published by the health owner.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Bitmask of uplinks usable for new flows.
+    pub live: AtomicU64,
+}
+
+struct Probed {
+    name: String,
+    health: UplinkHealth,
+    targets: Vec<FlowAddr>,
+    last_handshakes: HandshakeCounters,
+}
+
+/// Health checking, owned by one worker.
+struct HealthOwner {
+    uplinks: Vec<Probed>,
+    next_syn_watch: Instant,
+}
+
+/// A line of the failover timeline, handed to the log.
+pub type Log = Box<dyn FnMut(&str) + Send>;
+
+/// The packet processor of one worker.
+pub struct RouterProcessor {
+    pipeline: Pipeline<Snat>,
+    health: Option<HealthOwner>,
+    /// Health plans until the first tick, when the machines start with the worker's clock.
+    pending_health: Option<Vec<HealthPlan>>,
+    shared: Arc<Shared>,
+    applied: UplinkSet,
+    log: Log,
+    started: Option<Instant>,
+    batch_this_round: bool,
+}
+
+impl RouterProcessor {
+    /// A processor over `pipeline`. With `health` (one plan per uplink) this worker probes and decides; the
+    /// others follow the live set it publishes in `shared`.
+    pub fn new(
+        pipeline: Pipeline<Snat>,
+        health: Option<&[HealthPlan]>,
+        shared: Arc<Shared>,
+        log: Log,
+    ) -> Result<Self, router_core::health::HealthConfigError> {
+        let pending_health = match health {
+            None => None,
+            Some(plans) => {
+                for p in plans {
+                    p.config.validate()?;
+                }
+                Some(plans.to_vec())
+            }
+        };
+        Ok(RouterProcessor {
+            pipeline,
+            health: None,
+            pending_health,
+            shared,
+            applied: UplinkSet::default(),
+            log,
+            started: None,
+            batch_this_round: false,
+        })
+    }
+
+    /// The pipeline (counters, conntrack).
+    pub fn pipeline(&self) -> &Pipeline<Snat> {
+        &self.pipeline
+    }
+
+    /// The health state of each uplink, if this worker owns health checking.
+    pub fn uplink_states(&self) -> Option<Vec<(String, UplinkState)>> {
+        if let Some(h) = &self.health {
+            return Some(h.uplinks.iter().map(|u| (u.name.clone(), u.health.state())).collect());
+        }
+        // Not started yet: every uplink is down until probes prove it.
+        self.pending_health
+            .as_ref()
+            .map(|_| self.pipeline.uplinks().iter().map(|u| (u.name.clone(), UplinkState::Down)).collect())
+    }
+
+    fn elapsed(&self, now: Instant) -> f64 {
+        now.saturating_since(self.started.unwrap_or(now)).as_secs_f64()
+    }
+
+    /// Runs the health machines up to `now` and applies their transitions.
+    fn run_health(&mut self, now: Instant) {
+        let Some(h) = self.health.as_mut() else { return };
+        let mut transitions: Vec<(usize, Transition)> = Vec::new();
+        // Replies first: they may settle what a timeout would otherwise decide.
+        let mut replies = Vec::new();
+        self.pipeline.drain_probe_replies(|r| replies.push(r));
+        for r in replies {
+            let Some(u) = h.uplinks.get_mut(r.uplink.0 as usize) else { continue };
+            // Every target at that address gets the answer (a gateway may also be listed by address).
+            for t in 0..u.targets.len() {
+                if u.targets[t] == r.from {
+                    if let Some(tr) = u.health.on_reply(r.at, t, r.seq) {
+                        transitions.push((r.uplink.0 as usize, tr));
+                    }
+                }
+            }
+        }
+        let syn_watch = now >= h.next_syn_watch;
+        if syn_watch {
+            h.next_syn_watch = now + SYN_WATCH_PERIOD;
+        }
+        for (i, u) in h.uplinks.iter_mut().enumerate() {
+            let id = UplinkId(i as u8);
+            if let Some(tr) = u.health.on_tick(now) {
+                transitions.push((i, tr));
+            }
+            if syn_watch {
+                let c = self.pipeline.handshakes(id);
+                let syns = c.syns - u.last_handshakes.syns;
+                let answered = c.answered - u.last_handshakes.answered;
+                u.last_handshakes = c;
+                let unanswered = syns.saturating_sub(answered).min(u32::MAX as u64) as u32;
+                if let Some(tr) = u.health.on_syn_stats(now, unanswered, answered.min(u32::MAX as u64) as u32) {
+                    transitions.push((i, tr));
+                }
+            }
+            while let Some(req) = u.health.poll_probe(now) {
+                // A probe that cannot be sent (gateway unresolved) is simply never answered: it counts as lost.
+                let _ = self.pipeline.send_probe(id, u.targets[req.target], req.seq);
+            }
+        }
+        let live = h
+            .uplinks
+            .iter()
+            .enumerate()
+            .fold(UplinkSet::default(), |s, (i, u)| s.with(UplinkId(i as u8), u.health.is_usable()));
+        let names: Vec<String> = h.uplinks.iter().map(|u| u.name.clone()).collect();
+        for (i, tr) in transitions {
+            let line = format!("{:9.3}s uplink {}: {}", self.elapsed(tr.at), names[i], tr.what());
+            (self.log)(&line);
+        }
+        self.apply(now, live);
+        self.shared.live.store(live.0, Ordering::Release);
+    }
+
+    /// Makes the pipeline's live set `live`, rescuing the flows of uplinks that went down.
+    fn apply(&mut self, now: Instant, live: UplinkSet) {
+        if live == self.applied {
+            return;
+        }
+        for i in 0..self.pipeline.uplinks().len() {
+            let u = UplinkId(i as u8);
+            let name = &self.pipeline.uplinks()[i].name;
+            match (self.applied.contains(u), live.contains(u)) {
+                (true, false) => {
+                    let name = name.clone();
+                    let r = self.pipeline.uplink_down(now, u);
+                    let line = format!(
+                        "{:9.3}s uplink {name}: out of service for new flows; its flows: {} reset, {} rebound, {} kept",
+                        self.elapsed(now),
+                        r.reset,
+                        r.rebound,
+                        r.kept
+                    );
+                    (self.log)(&line);
+                }
+                (false, true) => {
+                    let line = format!("{:9.3}s uplink {name}: in service for new flows", self.elapsed(now));
+                    self.pipeline.uplink_up(u);
+                    (self.log)(&line);
+                }
+                _ => {}
+            }
+        }
+        self.applied = live;
+    }
+}
+
+impl FrameProcessor for RouterProcessor {
+    fn process(&mut self, now: Instant, frames: &mut [Frame<'_>], verdicts: &mut [Verdict]) {
+        self.pipeline.process(now, frames, verdicts);
+        self.batch_this_round = true;
+    }
+
+    fn drain_generated(&mut self, out: &mut dyn FnMut(PortId, &[u8])) {
+        self.pipeline.drain_generated(out);
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if self.started.is_none() {
+            self.started = Some(now);
+        }
+        if let Some(plans) = self.pending_health.take() {
+            let uplinks = plans
+                .into_iter()
+                .zip(self.pipeline.uplinks())
+                .map(|(plan, spec)| Probed {
+                    name: spec.name.clone(),
+                    health: UplinkHealth::new(plan.config, now).expect("validated in RouterProcessor::new"),
+                    targets: plan.targets,
+                    last_handshakes: HandshakeCounters::default(),
+                })
+                .collect();
+            self.health = Some(HealthOwner { uplinks, next_syn_watch: now });
+        }
+        // A batch already did the housekeeping of this round.
+        if !std::mem::take(&mut self.batch_this_round) {
+            self.pipeline.housekeeping(now);
+        }
+        if self.health.is_some() {
+            self.run_health(now);
+        } else {
+            let live = UplinkSet(self.shared.live.load(Ordering::Acquire));
+            self.apply(now, live);
+        }
+    }
+}
