@@ -21,11 +21,49 @@ use crate::site::HealthPlan;
 /// How often the TCP handshake counters are turned into a live-traffic signal.
 const SYN_WATCH_PERIOD: Duration = Duration::from_millis(250);
 
-/// State shared by the workers of one router: the live set published by the health owner.
-#[derive(Debug, Default)]
+/// State shared by the workers of one router: the live set published by the health owner, and counters
+/// for the status line.
+#[derive(Debug)]
 pub struct Shared {
     /// Bitmask of uplinks usable for new flows.
     pub live: AtomicU64,
+    /// Flows tracked by each worker (each publishes its own at every tick).
+    pub flows: [AtomicU64; 64],
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared { live: AtomicU64::new(0), flows: std::array::from_fn(|_| AtomicU64::new(0)) }
+    }
+}
+
+impl Shared {
+    /// A one-line status: live uplinks and flow counts.
+    pub fn status_line(&self) -> String {
+        let live = self.live.load(Ordering::Relaxed);
+        let flows: u64 = self.flows.iter().map(|f| f.load(Ordering::Relaxed)).sum();
+        format!("status: live uplinks mask {live:#x}, {flows} flows tracked")
+    }
+}
+
+/// Which worker owns a frame arriving on an uplink: the one whose NAT port slice holds its destination port.
+#[derive(Clone, Debug)]
+pub struct Steering {
+    workers: u16,
+    ranges: Vec<std::ops::RangeInclusive<u16>>,
+}
+
+impl Steering {
+    /// From the plan's NAT config, for `workers` workers.
+    pub fn new(plan: &crate::site::Plan, workers: usize) -> Self {
+        let mut ranges = vec![router_nat::UplinkNat::DEFAULT_PORTS; plan.pipeline.uplinks.len()];
+        for n in &plan.nat {
+            if let Some(r) = ranges.get_mut(n.uplink.0 as usize) {
+                *r = n.ports.clone();
+            }
+        }
+        Steering { workers: workers as u16, ranges }
+    }
 }
 
 struct Probed {
@@ -55,6 +93,8 @@ pub struct RouterProcessor {
     log: Log,
     started: Option<Instant>,
     batch_this_round: bool,
+    steering: Option<Steering>,
+    worker: usize,
 }
 
 impl RouterProcessor {
@@ -84,7 +124,21 @@ impl RouterProcessor {
             log,
             started: None,
             batch_this_round: false,
+            steering: None,
+            worker: 0,
         })
+    }
+
+    /// Steers replies arriving on uplinks to the worker owning their NAT port (multi-worker routers).
+    pub fn with_steering(mut self, s: Steering) -> Self {
+        self.steering = Some(s);
+        self
+    }
+
+    /// Sets which worker this is (for the status counters).
+    pub fn as_worker(mut self, w: usize) -> Self {
+        self.worker = w;
+        self
     }
 
     /// The pipeline (counters, conntrack).
@@ -206,6 +260,19 @@ impl FrameProcessor for RouterProcessor {
         self.pipeline.drain_generated(out);
     }
 
+    fn steer(&mut self, frame: &[u8], ingress: PortId) -> Option<usize> {
+        let s = self.steering.as_ref()?;
+        let m = router_core::wire::parse(frame).ok()?;
+        let iface = self.pipeline.iface_of(ingress, m.vlan)?;
+        let router_core::pipeline::IfaceRole::Uplink(u) = self.pipeline.interfaces()[iface as usize].role else {
+            return None;
+        };
+        // Replies to our flows carry the external port (or echo id) as destination port.
+        let port = m.key.dport;
+        let range = s.ranges.get(u.0 as usize)?;
+        range.contains(&port).then(|| router_nat::owner_of(range, s.workers, port) as usize)
+    }
+
     fn tick(&mut self, now: Instant) {
         if self.started.is_none() {
             self.started = Some(now);
@@ -227,11 +294,37 @@ impl FrameProcessor for RouterProcessor {
         if !std::mem::take(&mut self.batch_this_round) {
             self.pipeline.housekeeping(now);
         }
+        self.shared.flows[self.worker % 64].store(self.pipeline.conntrack().len() as u64, Ordering::Relaxed);
         if self.health.is_some() {
             self.run_health(now);
         } else {
             let live = UplinkSet(self.shared.live.load(Ordering::Acquire));
             self.apply(now, live);
+        }
+    }
+}
+
+impl Drop for RouterProcessor {
+    /// The pipeline's counters when the worker stops: what a person reads after a run.
+    fn drop(&mut self) {
+        let s = self.pipeline.stats();
+        let line = format!(
+            "pipeline: rx {} forwarded {} consumed {} new flows {} (hairpin {}) held {} generated {} probe replies {} rescued: {} reset, {} rebound",
+            s.rx,
+            s.forwarded,
+            s.consumed,
+            s.new_flows,
+            s.hairpin,
+            s.held,
+            s.generated,
+            s.probe_replies,
+            s.rescued_reset,
+            s.rescued_rebound
+        );
+        (self.log)(&line);
+        for (reason, n) in s.drops.nonzero() {
+            let line = format!("pipeline:   drop {}: {n}", reason.name());
+            (self.log)(&line);
         }
     }
 }

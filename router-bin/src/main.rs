@@ -22,6 +22,9 @@ struct Cli {
     #[arg(long, short, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    #[command(flatten)]
+    run: RunArgs,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -39,14 +42,34 @@ enum Command {
         /// Site configuration (TOML) to run
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+
+        #[command(flatten)]
+        run: RunArgs,
     },
+}
+
+/// Options of a run that are not site configuration.
+#[derive(Debug, Clone, clap::Args)]
+struct RunArgs {
+    /// Stop by itself after this long, e.g. "30s" (tests, demos); default: until SIGINT/SIGTERM
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration_arg)]
+    duration: Option<std::time::Duration>,
+
+    /// Print a status line this often, e.g. "1s"
+    #[arg(long = "stats-every", value_name = "DURATION", value_parser = parse_duration_arg)]
+    stats_every: Option<std::time::Duration>,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    config::values::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match (cli.command, cli.config) {
         (Some(Command::Check { config }), _) => check(&config),
-        (Some(Command::Run { config }), _) | (None, Some(config)) => start(&config),
+        (Some(Command::Run { config, run }), _) => start(&config, &run),
+        (None, Some(config)) => start(&config, &cli.run),
         (None, None) => {
             // arg_required_else_help makes clap print help before we get here.
             eprintln!("mhrouter: give --config FILE or a subcommand; see --help");
@@ -75,11 +98,12 @@ fn check(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn start(path: &Path) -> ExitCode {
+fn start(path: &Path, args: &RunArgs) -> ExitCode {
     let Some(cfg) = load(path) else { return ExitCode::FAILURE };
-    println!("{}: would run", path.display());
+    println!("{}: starting", path.display());
     print!("{}", summary::render(&cfg));
-    match run::run(cfg) {
+    let opts = run::RunOptions { duration: args.duration, stats_every: args.stats_every };
+    match run::run_with(cfg, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mhrouter: {e:#}");

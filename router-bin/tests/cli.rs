@@ -81,11 +81,20 @@ fn check_on_a_missing_file_exits_1() {
 }
 
 #[test]
-fn run_validates_then_says_the_dataplane_is_missing() {
-    let out = mhrouter(&["--config", &example("lab.toml")]);
+fn run_with_a_missing_device_fails_cleanly_before_attaching_anything() {
+    let lab = std::fs::read_to_string(example("lab.toml")).unwrap();
+    let cfg = lab.replace("device = \"lan1\"", "device = \"mhnosuchif0\"");
+    assert_ne!(cfg, lab, "the example names device lan1");
+    let dir = std::env::temp_dir().join(format!("mhrouter-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("missing-device.toml");
+    std::fs::write(&path, cfg).unwrap();
+    let out = mhrouter(&["--config", path.to_str().unwrap(), "--for", "1s"]);
+    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("would run"));
-    assert!(text(&out.stderr).contains("dataplane not built into this binary yet"));
+    assert!(text(&out.stdout).contains("starting"), "the summary is printed first");
+    assert!(text(&out.stderr).contains("interface mhnosuchif0"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("AF_XDP bound"), "nothing was attached");
 }
 
 #[test]
