@@ -453,7 +453,7 @@ impl Port for XdpPort {
         // SAFETY: descriptors on the rx ring are chunks this UMEM lent through the fill ring; the kernel is
         // done with them once consumed.
         let n = unsafe { self.rx.consume(&mut self.scratch) };
-        self.in_fill -= n as u32;
+        self.in_fill = self.in_fill.saturating_sub(n as u32);
         for i in 0..n {
             let d = self.scratch[i];
             let chunk = self.chunk_of(d.addr());
