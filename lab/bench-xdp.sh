@@ -41,7 +41,7 @@ for variant in shared separate; do
 	args=(lan2 wan2 --seconds 30)
 	[[ $variant == separate ]] && args+=(--separate-umem)
 	log="$LAB_STATE/bridge-$variant.log"
-	ip netns exec "$NS_RTR" "$BRIDGE" "${args[@]}" >"$log" 2>&1 &
+	ip netns exec "$NS_RTR" "$BRIDGE" "${args[@]}" >"$log" 2>&1 9>&- &
 	bridge_pid=$!
 	for _ in $(seq 50); do
 		grep -q running "$log" && break

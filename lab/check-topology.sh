@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves the lab end to end with the kernel stand-in for mhrouter (lab/topology.sh up --kernel-router):
-# pings from both LANs, 20 HTTP connections seen at mh-inet from both uplinks' addresses, the VLAN 832 tag
+# pings from both LANs (IPv4 and IPv6), 20 HTTP connections (and 10 over IPv6) seen at mh-inet from both uplinks' addresses, the VLAN 832 tag
 # on the wan1 wire, and the ISP anti-spoof drop of a packet left un-NATed on purpose. Tears down on exit
 # (trap), and prints `N passed, M failed` as its last line; exits non-zero on any failure.
 #
@@ -48,11 +48,13 @@ lab_up --kernel-router
 
 check "ping 192.0.2.10 from mh-lan1" lab_exec "$NS_LAN1" ping -c 3 -i 0.2 -W 2 "$INET_ADDR"
 check "ping 192.0.2.10 from mh-lan2" lab_exec "$NS_LAN2" ping -c 3 -i 0.2 -W 2 "$INET_ADDR"
+check "ping6 2001:db8:ffff::10 from mh-lan1" lab_exec "$NS_LAN1" ping -6 -c 3 -i 0.2 -W 2 "$INET_ADDR6"
+check "ping6 2001:db8:ffff::10 from mh-lan2" lab_exec "$NS_LAN2" ping -6 -c 3 -i 0.2 -W 2 "$INET_ADDR6"
 check "ping the ISP1 gateway from mh-rtr over VLAN 832" lab_exec "$NS_RTR" ping -c 2 -i 0.2 -W 2 "$WAN1_GW"
 
 # The wan1 wire carries VLAN 832: capture at the ISP side while pinging across it.
 tagged="$LAB_STATE/wan1.pcap.txt"
-lab_exec "$NS_ISP1" timeout 5 tcpdump -i cust -nn -e -c 4 'vlan 832 and icmp' >"$tagged" 2>/dev/null &
+lab_exec "$NS_ISP1" timeout 5 tcpdump -i cust -nn -e -c 4 'vlan 832 and icmp' >"$tagged" 2>/dev/null 9>&- &
 tcpdump_pid=$!
 sleep 1
 lab_exec "$NS_RTR" ping -c 3 -i 0.2 -W 2 "$WAN1_GW" >/dev/null 2>&1 || true
@@ -84,6 +86,23 @@ else
 	nok "HTTP server log shows both source addresses"
 fi
 
+syn6_1_before=$(lab_inet_syns6 isp1)
+syn6_2_before=$(lab_inet_syns6 isp2)
+curl6_ok=0
+for i in $(seq 10); do
+	if lab_exec "$NS_LAN1" curl -sf --max-time 5 -o /dev/null "http://[$INET_ADDR6]/"; then
+		curl6_ok=$((curl6_ok + 1))
+	fi
+done
+syn6_1=$(($(lab_inet_syns6 isp1) - syn6_1_before))
+syn6_2=$(($(lab_inet_syns6 isp2) - syn6_2_before))
+echo "     IPv6 connections at mh-inet: from $WAN1_PREFIX6: $syn6_1, from $WAN2_PREFIX6: $syn6_2"
+if ((curl6_ok == 10 && syn6_1 > 0 && syn6_2 > 0)); then
+	ok "10 IPv6 curl connections succeeded, seen from both uplinks"
+else
+	nok "IPv6: $curl6_ok of 10 curl connections, $syn6_1 via isp1, $syn6_2 via isp2"
+fi
+
 check "TCP echo through the router" bash -c "echo mh-echo | ip netns exec '$NS_LAN1' timeout 5 nc -q 1 '$INET_ADDR' 7 | grep -q mh-echo"
 check "UDP echo through the router" bash -c "echo mh-udp | ip netns exec '$NS_LAN2' timeout 5 nc -u -w 1 '$INET_ADDR' 7 | grep -q mh-udp"
 
@@ -92,11 +111,12 @@ spoof_before=$(($(lab_spoof_drops isp1) + $(lab_spoof_drops isp2)))
 other_before=$(lab_counter "$NS_INET" inet mhlab from_other)
 for sport in 40001 40002; do
 	echo spoof | lab_exec "$NS_LAN1" timeout 3 nc -u -w 1 -p "$sport" "$INET_ADDR" "$SPOOF_TEST_PORT" >/dev/null 2>&1 || true
+	echo spoof | lab_exec "$NS_LAN1" timeout 3 nc -6 -u -w 1 -p "$sport" "$INET_ADDR6" "$SPOOF_TEST_PORT" >/dev/null 2>&1 || true
 done
 spoof=$(($(lab_spoof_drops isp1) + $(lab_spoof_drops isp2) - spoof_before))
 other=$(($(lab_counter "$NS_INET" inet mhlab from_other) - other_before))
 echo "     un-NATed packets dropped by the ISPs: $spoof (isp1 $(lab_spoof_drops isp1), isp2 $(lab_spoof_drops isp2)); reached mh-inet: $other"
-if ((spoof >= 2 && other == 0)); then ok "ISPs drop packets with a wrong source"; else nok "ISPs drop packets with a wrong source"; fi
+if ((spoof >= 4 && other == 0)); then ok "ISPs drop IPv4 and IPv6 packets with a wrong source"; else nok "ISPs drop packets with a wrong source"; fi
 
 if command -v iperf3 >/dev/null; then
 	if out=$(lab_exec "$NS_LAN1" timeout 15 iperf3 -c "$INET_ADDR" -t 2 -f m 2>&1); then

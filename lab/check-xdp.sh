@@ -51,7 +51,7 @@ ip -n "$NS_ISP1" addr add 198.18.1.3/24 dev cust
 ip netns exec "$NS_ISP1" nft insert rule inet mhisp input iifname cust ip saddr "$LAN1_HOST" accept
 
 log="$LAB_STATE/xdp_bridge.log"
-ip netns exec "$NS_RTR" "$BRIDGE" lan1 "wan1:$WAN1_VLAN" --seconds 60 >"$log" 2>&1 &
+ip netns exec "$NS_RTR" "$BRIDGE" lan1 "wan1:$WAN1_VLAN" --seconds 60 >"$log" 2>&1 9>&- &
 bridge_pid=$!
 for _ in $(seq 50); do
 	grep -q running "$log" && break

@@ -27,13 +27,22 @@
 # frame bytes, so an AF_XDP socket on mh-rtr:wan1 sees it in the data. In --kernel-router mode the same
 # programs terminate the tag on mh-rtr:wan1.
 #
+# IPv6 (2001:db8::/32), addresses without DAD:
+#   mh-lan1 2001:db8:1::2/64 (gw ::1 on lan1)      mh-lan2 2001:db8:2::2/64 (gw ::1 on lan2)
+#   wan1 2001:db8:100::2/64, mh-isp1 ::1; ISP1 delegates 2001:db8:100::/48 to the customer
+#   wan2 2001:db8:200::2/64, mh-isp2 ::1; ISP2 delegates 2001:db8:200::/48
+#   mh-inet server 2001:db8:ffff::10 (on lo), transit 2001:db8:f1::/64 (isp1 ::1, inet ::10), 2001:db8:f2::/64
+# In mhrouter mode mh-rtr has IPv6 disabled, so its kernel emits nothing (no RS, ND, MLD) on the lab links.
+#
 # Servers in mh-inet (PIDs recorded in $LAB_STATE/pids, killed by lab_down):
-#   HTTP :80 (python3 http.server, request log with client address in $LAB_STATE/http.log),
-#   iperf3 -s :5201, TCP echo :7 (socat), UDP echo :7 (socat), UDP sink :9 (socat).
+#   HTTP :80 on 192.0.2.10 and [2001:db8:ffff::10] (python3 http.server, request log with client address
+#   in $LAB_STATE/http.log and http6.log), iperf3 -s :5201 (both families), TCP echo :7 (socat),
+#   UDP echo :7 (socat), UDP sink :9 (socat).
 # Connection counters in mh-inet (nft table inet mhlab): counters `syn_from_isp1`, `syn_from_isp2` count TCP
-# SYNs to 192.0.2.10 by source 198.51.100.2 / 203.0.113.2; `from_other` counts packets from any other source.
+# SYNs to 192.0.2.10 by source 198.51.100.2 / 203.0.113.2 (`syn6_from_isp1/2`: to 2001:db8:ffff::10 from
+# inside 2001:db8:100::/48 / 2001:db8:200::/48); `from_other` counts packets from any other source.
 # Anti-spoof counters in each ISP (nft table inet mhisp, counter `spoofed`): packets from the customer side
-# whose source is not the customer address, dropped.
+# whose source is not the customer address (IPv4) or not in the delegated /48 (IPv6), dropped.
 
 MH_SUFFIX="${MH_SUFFIX:-}"
 NS_LAN1="mh-lan1${MH_SUFFIX}"
@@ -56,6 +65,17 @@ WAN2_GW=203.0.113.1
 ISP1_INET=192.0.2.1
 ISP2_INET=192.0.2.2
 INET_ADDR=192.0.2.10
+LAN1_HOST6=2001:db8:1::2
+LAN1_GW6=2001:db8:1::1
+LAN2_HOST6=2001:db8:2::2
+LAN2_GW6=2001:db8:2::1
+WAN1_ADDR6=2001:db8:100::2
+WAN1_GW6=2001:db8:100::1
+WAN1_PREFIX6=2001:db8:100::/48
+WAN2_ADDR6=2001:db8:200::2
+WAN2_GW6=2001:db8:200::1
+WAN2_PREFIX6=2001:db8:200::/48
+INET_ADDR6=2001:db8:ffff::10
 # UDP to this port from a LAN is left un-NATed by the kernel router, to show the ISP anti-spoof drop.
 SPOOF_TEST_PORT=9999
 
@@ -80,7 +100,8 @@ lab_exec() {
 lab_spawn() {
 	local ns="$1" log="$2"
 	shift 2
-	setsid ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+	# 9>&-: the child must not inherit the lab lock descriptor (it would hold the lock for its lifetime).
+	setsid ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null 9>&- &
 	echo "$!" >>"$LAB_STATE/pids"
 }
 
@@ -123,26 +144,31 @@ lab_sysctl() {
 # An ISP: forwards between its customer link `cust` and `inet`, dropping (and counting) customer packets
 # whose source is not the customer's address.
 lab_isp() {
-	local ns="$1" gw="$2" customer="$3" p2p="$4" prefix="$5"
+	local ns="$1" gw="$2" customer="$3" p2p="$4" gw6="$5" prefix6="$6" transit6="$7"
 	ip -n "$ns" addr add "$gw/24" dev cust
 	ip -n "$ns" addr add "$p2p/32" peer "$INET_ADDR/32" dev inet
 	ip -n "$ns" route add 192.0.2.0/24 via "$INET_ADDR" dev inet
-	lab_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	ip -n "$ns" addr add "$gw6/64" dev cust nodad
+	ip -n "$ns" addr add "${transit6}1/64" dev inet nodad
+	ip -n "$ns" route add 2001:db8:ffff::/48 via "${transit6}10" dev inet
+	ip -n "$ns" route add "$prefix6" via "${gw6%1}2" dev cust
+	lab_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv6.conf.all.forwarding=1
 	ip netns exec "$ns" nft -f - <<-EOF
 		table inet mhisp {
 			counter spoofed {}
 			chain forward {
 				type filter hook forward priority filter; policy accept;
 				iifname "cust" meta nfproto ipv4 ip saddr != $customer counter name spoofed drop
-				iifname "cust" meta nfproto ipv6 counter name spoofed drop
+				iifname "cust" meta nfproto ipv6 ip6 saddr != $prefix6 counter name spoofed drop
 			}
 			chain input {
 				type filter hook input priority filter; policy accept;
 				iifname "cust" meta nfproto ipv4 ip saddr != $customer counter name spoofed drop
+				iifname "cust" meta nfproto ipv6 ip6 saddr != { $prefix6, fe80::/10 } counter name spoofed drop
 			}
 		}
 	EOF
-	: "$prefix"
 }
 
 # The internet: 192.0.2.10 on both ISP links, routes back to each customer prefix via its ISP, servers.
@@ -151,17 +177,27 @@ lab_inet() {
 	ip -n "$NS_INET" addr add "$INET_ADDR/32" peer "$ISP2_INET/32" dev isp2
 	ip -n "$NS_INET" route add 198.51.100.0/24 via "$ISP1_INET" dev isp1
 	ip -n "$NS_INET" route add 203.0.113.0/24 via "$ISP2_INET" dev isp2
+	ip -n "$NS_INET" addr add "$INET_ADDR6/128" dev lo
+	ip -n "$NS_INET" addr add 2001:db8:f1::10/64 dev isp1 nodad
+	ip -n "$NS_INET" addr add 2001:db8:f2::10/64 dev isp2 nodad
+	ip -n "$NS_INET" route add "$WAN1_PREFIX6" via 2001:db8:f1::1 dev isp1
+	ip -n "$NS_INET" route add "$WAN2_PREFIX6" via 2001:db8:f2::1 dev isp2
 	lab_sysctl "$NS_INET" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	ip netns exec "$NS_INET" nft -f - <<-EOF
 		table inet mhlab {
 			counter syn_from_isp1 {}
 			counter syn_from_isp2 {}
+			counter syn6_from_isp1 {}
+			counter syn6_from_isp2 {}
 			counter from_other {}
 			chain input {
 				type filter hook input priority filter; policy accept;
 				ip daddr $INET_ADDR tcp flags & (syn | ack) == syn ip saddr $WAN1_ADDR counter name syn_from_isp1
 				ip daddr $INET_ADDR tcp flags & (syn | ack) == syn ip saddr $WAN2_ADDR counter name syn_from_isp2
-				ip saddr != { $WAN1_ADDR, $WAN2_ADDR, $ISP1_INET, $ISP2_INET } counter name from_other
+				ip6 daddr $INET_ADDR6 tcp flags & (syn | ack) == syn ip6 saddr $WAN1_PREFIX6 counter name syn6_from_isp1
+				ip6 daddr $INET_ADDR6 tcp flags & (syn | ack) == syn ip6 saddr $WAN2_PREFIX6 counter name syn6_from_isp2
+				meta nfproto ipv4 ip saddr != { $WAN1_ADDR, $WAN2_ADDR, $ISP1_INET, $ISP2_INET } counter name from_other
+				meta nfproto ipv6 ip6 saddr != { $WAN1_PREFIX6, $WAN2_PREFIX6, 2001:db8:f1::/64, 2001:db8:f2::/64, fe80::/10 } counter name from_other
 			}
 		}
 	EOF
@@ -169,7 +205,8 @@ lab_inet() {
 	mkdir -p "$www"
 	echo "mh-inet says hello" >"$www/index.html"
 	lab_spawn "$NS_INET" "$LAB_STATE/http.log" /usr/bin/python3 -u -m http.server 80 --bind "$INET_ADDR" --directory "$www"
-	lab_spawn "$NS_INET" "$LAB_STATE/iperf3.log" iperf3 -s -B "$INET_ADDR"
+	lab_spawn "$NS_INET" "$LAB_STATE/http6.log" /usr/bin/python3 -u -m http.server 80 --bind "$INET_ADDR6" --directory "$www"
+	lab_spawn "$NS_INET" "$LAB_STATE/iperf3.log" iperf3 -s
 	lab_spawn "$NS_INET" "$LAB_STATE/tcp-echo.log" socat TCP4-LISTEN:7,bind="$INET_ADDR",fork,reuseaddr EXEC:/bin/cat
 	lab_spawn "$NS_INET" "$LAB_STATE/udp-echo.log" socat UDP4-RECVFROM:7,bind="$INET_ADDR",fork EXEC:/bin/cat
 	lab_spawn "$NS_INET" "$LAB_STATE/udp-sink.log" socat -u UDP4-RECV:9,bind="$INET_ADDR" OPEN:/dev/null
@@ -192,9 +229,13 @@ lab_kernel_router() {
 	ip -n "$ns" addr add "$LAN2_GW/24" dev lan2
 	ip -n "$ns" addr add "$WAN1_ADDR/24" dev wan1
 	ip -n "$ns" addr add "$WAN2_ADDR/24" dev wan2
+	ip -n "$ns" addr add "$LAN1_GW6/64" dev lan1 nodad
+	ip -n "$ns" addr add "$LAN2_GW6/64" dev lan2 nodad
+	ip -n "$ns" addr add "$WAN1_ADDR6/64" dev wan1 nodad
+	ip -n "$ns" addr add "$WAN2_ADDR6/64" dev wan2 nodad
 	lab_vlan_terminate "$ns" wan1
 	lab_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-		net.ipv4.conf.all.src_valid_mark=1
+		net.ipv4.conf.all.src_valid_mark=1 net.ipv6.conf.all.forwarding=1
 	local dev
 	for dev in lan1 lan2 wan1 wan2; do lab_sysctl "$ns" "net.ipv4.conf.$dev.rp_filter=0"; done
 	ip -n "$ns" route add default via "$WAN2_GW" dev wan2
@@ -202,8 +243,14 @@ lab_kernel_router() {
 	ip -n "$ns" route add default via "$WAN2_GW" dev wan2 table 102
 	ip -n "$ns" rule add fwmark 1 table 101 pref 1001
 	ip -n "$ns" rule add fwmark 2 table 102 pref 1002
+	ip -n "$ns" -6 route add default via "$WAN2_GW6" dev wan2
+	ip -n "$ns" -6 route add default via "$WAN1_GW6" dev wan1 table 101
+	ip -n "$ns" -6 route add default via "$WAN2_GW6" dev wan2 table 102
+	ip -n "$ns" -6 rule add fwmark 1 table 101 pref 1001
+	ip -n "$ns" -6 rule add fwmark 2 table 102 pref 1002
+	# One inet table for both families: NAT66 masquerade stands in for NPTv6 here.
 	ip netns exec "$ns" nft -f - <<-EOF
-		table ip mhrtr {
+		table inet mhrtr {
 			chain prerouting {
 				type filter hook prerouting priority mangle; policy accept;
 				iifname { "lan1", "lan2" } ct state new ct mark set numgen inc mod 2 offset 1
@@ -236,7 +283,11 @@ lab_up() {
 	for ns in "${LAB_NAMESPACES[@]}"; do
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
+		lab_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	done
+	if ! ((kernel_router)); then
+		lab_sysctl "$NS_RTR" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	fi
 	lab_link "$NS_LAN1" eth0 "$NS_RTR" lan1
 	lab_link "$NS_LAN2" eth0 "$NS_RTR" lan2
 	lab_link "$NS_RTR" wan1 "$NS_ISP1" cust
@@ -248,10 +299,14 @@ lab_up() {
 	ip -n "$NS_LAN1" route add default via "$LAN1_GW"
 	ip -n "$NS_LAN2" addr add "$LAN2_HOST/24" dev eth0
 	ip -n "$NS_LAN2" route add default via "$LAN2_GW"
+	ip -n "$NS_LAN1" addr add "$LAN1_HOST6/64" dev eth0 nodad
+	ip -n "$NS_LAN1" -6 route add default via "$LAN1_GW6"
+	ip -n "$NS_LAN2" addr add "$LAN2_HOST6/64" dev eth0 nodad
+	ip -n "$NS_LAN2" -6 route add default via "$LAN2_GW6"
 
 	lab_vlan_terminate "$NS_ISP1" cust
-	lab_isp "$NS_ISP1" "$WAN1_GW" "$WAN1_ADDR" "$ISP1_INET" 198.51.100.0/24
-	lab_isp "$NS_ISP2" "$WAN2_GW" "$WAN2_ADDR" "$ISP2_INET" 203.0.113.0/24
+	lab_isp "$NS_ISP1" "$WAN1_GW" "$WAN1_ADDR" "$ISP1_INET" "$WAN1_GW6" "$WAN1_PREFIX6" 2001:db8:f1::
+	lab_isp "$NS_ISP2" "$WAN2_GW" "$WAN2_ADDR" "$ISP2_INET" "$WAN2_GW6" "$WAN2_PREFIX6" 2001:db8:f2::
 	lab_inet
 
 	if ((kernel_router)); then
@@ -291,6 +346,9 @@ lab_counter() {
 
 # TCP connections (SYNs) seen at mh-inet from one ISP's customer address: lab_inet_syns isp1|isp2
 lab_inet_syns() { lab_counter "$NS_INET" inet mhlab "syn_from_$1"; }
+
+# The same over IPv6 (sources inside that ISP's delegated /48): lab_inet_syns6 isp1|isp2
+lab_inet_syns6() { lab_counter "$NS_INET" inet mhlab "syn6_from_$1"; }
 
 # Customer packets an ISP dropped for a wrong source address: lab_spoof_drops isp1|isp2
 lab_spoof_drops() {

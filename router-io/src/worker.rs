@@ -375,3 +375,25 @@ impl<P: FrameProcessor + 'static> Worker<P> {
         std::thread::Builder::new().name(name).spawn(move || self.run(&stop))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycling_the_frame_vector_keeps_its_allocation() {
+        let v: Vec<Frame<'static>> = Vec::with_capacity(128);
+        let ptr = v.as_ptr() as usize;
+        let again: Vec<Frame<'_>> = recycle(v);
+        assert_eq!(again.capacity(), 128);
+        assert_eq!(again.as_ptr() as usize, ptr, "no new allocation per batch");
+    }
+
+    #[test]
+    fn pair_mut_returns_the_two_elements_asked_for() {
+        let mut v = [1, 2, 3];
+        let (a, b) = pair_mut(&mut v, 2, 0);
+        std::mem::swap(a, b);
+        assert_eq!(v, [3, 2, 1]);
+    }
+}

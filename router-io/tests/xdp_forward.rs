@@ -279,3 +279,25 @@ fn forward_through_af_xdp(tag: &str, mode: XdpMode, full: bool) {
         assert!(!std::path::Path::new(&format!("/var/run/netns/{n}")).exists(), "{n} left behind");
     }
 }
+
+#[test]
+fn binding_to_a_missing_interface_reports_every_mode_tried() {
+    if let Some(why) = skip_reason() {
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let (umem, mut pool) = XdpUmem::new(UmemConfig { frame_size: 2048, frame_count: 64 }, 32).unwrap();
+    let config = XdpPortConfig { fill_size: 32, comp_size: 32, ..XdpPortConfig::new(0, "mh-no-such-if") };
+    let err = XdpPort::open(&umem, &mut pool, &config).unwrap_err().to_string();
+    println!("{err}");
+    assert!(err.contains("mh-no-such-if"), "{err}");
+    for mode in [XdpMode::ZeroCopy, XdpMode::Native, XdpMode::Skb] {
+        assert!(err.contains(&mode.to_string()), "{mode} missing from: {err}");
+    }
+    assert_eq!(pool.free_count(), 64, "no chunk lent to a socket that does not exist");
+
+    let (_, other_pool) = XdpUmem::new(UmemConfig { frame_size: 2048, frame_count: 64 }, 32).unwrap();
+    let mut other_pool = other_pool;
+    let err = XdpPort::open(&umem, &mut other_pool, &config).unwrap_err().to_string();
+    assert!(err.contains("not the one created with this UMEM"), "{err}");
+}

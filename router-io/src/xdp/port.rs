@@ -1,123 +1,17 @@
-//! AF_XDP ports through xsk-rs: one UMEM per worker shared by all its sockets (one socket per port and
-//! queue), so forwarding between two ports of a worker never copies a frame.
-//!
-//! The bind mode is chosen automatically (zero-copy, then native/driver copy mode, then skb mode), can be
-//! forced, and is logged. libxdp attaches its redirect program when the first socket of an interface is
-//! created and detaches it when the last one is deleted, which happens when the port is dropped.
-//!
-//! xsk-rs 0.11 gives no way to set a descriptor's address, so a frame always leaves from the offset it was
-//! received at; when the pipeline moved its head (VLAN tag pushed or popped) the bytes are moved back in
-//! place first (counted as `tx_realigned`).
+//! One AF_XDP socket as a [`Port`]: rx, tx, fill and completion rings over a shared UMEM.
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, RawFd};
-use std::ptr::NonNull;
 
-use router_core::pipeline::{PortId, HEADROOM};
-use xsk_rs::config::{
-    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig as XskUmemConfig, XdpFlags,
-};
-use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+use router_core::pipeline::PortId;
+use xsk_rs::config::{BindFlags, Interface, LibxdpFlags, QueueSize, SocketConfig};
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue};
 
+use super::mode::socket_is_zero_copy;
+use super::{err_chain, XdpError, XdpMode, XdpUmem};
 use crate::pool::{FramePool, FrameRef};
 use crate::port::{Port, PortStats};
 use crate::worker::MAX_BATCH;
-
-/// How a socket is bound to its interface.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum XdpMode {
-    /// Zero-copy if the driver can, else native copy mode, else skb (generic) mode.
-    #[default]
-    Auto,
-    /// Generic XDP in the kernel's skb path, copy mode. Works on any interface.
-    Skb,
-    /// XDP in the driver, copy mode.
-    Native,
-    /// XDP in the driver, frames DMA'd straight into the UMEM.
-    ZeroCopy,
-}
-
-impl XdpMode {
-    fn flags(self) -> (XdpFlags, BindFlags) {
-        match self {
-            XdpMode::Skb => (XdpFlags::XDP_FLAGS_SKB_MODE, BindFlags::XDP_COPY),
-            XdpMode::Native => (XdpFlags::XDP_FLAGS_DRV_MODE, BindFlags::XDP_COPY),
-            XdpMode::ZeroCopy | XdpMode::Auto => (XdpFlags::XDP_FLAGS_DRV_MODE, BindFlags::XDP_ZEROCOPY),
-        }
-    }
-}
-
-impl fmt::Display for XdpMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            XdpMode::Auto => "auto",
-            XdpMode::Skb => "skb (generic, copy)",
-            XdpMode::Native => "native (driver, copy)",
-            XdpMode::ZeroCopy => "native zero-copy",
-        })
-    }
-}
-
-/// Why an AF_XDP port or UMEM could not be set up.
-#[derive(Debug)]
-pub enum XdpError {
-    /// A size that is not a power of two, too small, or leaves too little room.
-    Config(String),
-    /// The UMEM could not be created.
-    Umem(String),
-    /// No bind mode worked; every attempt with its error.
-    Bind {
-        /// The interface.
-        ifname: String,
-        /// Each mode tried, with the error it got.
-        attempts: Vec<(XdpMode, String)>,
-    },
-}
-
-impl fmt::Display for XdpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            XdpError::Config(s) => write!(f, "AF_XDP config: {s}"),
-            XdpError::Umem(s) => write!(f, "UMEM: {s}"),
-            XdpError::Bind { ifname, attempts } => {
-                write!(f, "cannot bind an AF_XDP socket to {ifname}:")?;
-                for (mode, err) in attempts {
-                    write!(f, " [{mode}: {err}]")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for XdpError {}
-
-fn err_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
-
-/// Sizes of one worker's UMEM.
-#[derive(Clone, Copy, Debug)]
-pub struct UmemConfig {
-    /// Bytes per chunk: 2048 or 4096.
-    pub frame_size: u32,
-    /// Chunks in the UMEM (enough for every port's fill ring and tx ring, plus a batch).
-    pub frame_count: u32,
-}
-
-impl Default for UmemConfig {
-    fn default() -> Self {
-        UmemConfig { frame_size: 2048, frame_count: 16384 }
-    }
-}
 
 /// Ring sizes and mode of one AF_XDP port.
 #[derive(Clone, Debug)]
@@ -154,109 +48,6 @@ impl XdpPortConfig {
             fill_size: 2048,
             comp_size: 2048,
         }
-    }
-}
-
-/// Mounts bpffs on /sys/fs/bpf if it is not mounted (libxdp keeps its dispatcher state there).
-pub fn ensure_bpffs() {
-    let mounted = std::fs::read_to_string("/proc/self/mounts")
-        .map(|m| m.lines().any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf ")))
-        .unwrap_or(false);
-    if mounted {
-        return;
-    }
-    let _ = std::fs::create_dir_all("/sys/fs/bpf");
-    // SAFETY: all pointers are NUL-terminated string literals; a null `data` is allowed for bpffs.
-    let rc = unsafe { libc::mount(c"bpf".as_ptr(), c"/sys/fs/bpf".as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null()) };
-    if rc == 0 {
-        eprintln!("router-io: mounted bpffs on /sys/fs/bpf for libxdp");
-    } else {
-        eprintln!(
-            "router-io: could not mount bpffs on /sys/fs/bpf ({}); libxdp runs without it",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-/// Whether the kernel bound this AF_XDP socket in zero-copy mode (`XDP_OPTIONS`).
-fn socket_is_zero_copy(fd: RawFd) -> bool {
-    const SOL_XDP: libc::c_int = 283;
-    const XDP_OPTIONS: libc::c_int = 8;
-    const XDP_OPTIONS_ZEROCOPY: u32 = 1;
-    let mut flags: u32 = 0;
-    let mut len = std::mem::size_of::<u32>() as libc::socklen_t;
-    // SAFETY: `flags` is a writable u32 (struct xdp_options) and `len` holds its size.
-    let rc = unsafe { libc::getsockopt(fd, SOL_XDP, XDP_OPTIONS, (&mut flags as *mut u32).cast(), &mut len) };
-    rc == 0 && flags & XDP_OPTIONS_ZEROCOPY != 0
-}
-
-/// One worker's UMEM: the xsk-rs handle and the descriptor of each chunk (as xsk-rs needs them for rings).
-#[derive(Clone)]
-pub struct XdpUmem {
-    umem: Umem,
-    descs: Vec<FrameDesc>,
-    fill_size: u32,
-    comp_size: u32,
-    frame_size: usize,
-    rx_head: usize,
-    region_id: usize,
-}
-
-impl fmt::Debug for XdpUmem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("XdpUmem").field("frames", &self.descs.len()).field("frame_size", &self.frame_size).finish()
-    }
-}
-
-impl XdpUmem {
-    /// Creates a UMEM and the worker's [`FramePool`] over it. Fill and completion rings are sized
-    /// `ring_size` for every socket that will share it.
-    pub fn new(config: UmemConfig, ring_size: u32) -> Result<(XdpUmem, FramePool), XdpError> {
-        ensure_bpffs();
-        if config.frame_size != 2048 && config.frame_size != 4096 {
-            return Err(XdpError::Config(format!("frame size {} is neither 2048 nor 4096", config.frame_size)));
-        }
-        let frame_size = FrameSize::new(config.frame_size).map_err(|e| XdpError::Config(e.to_string()))?;
-        let ring = QueueSize::new(ring_size).map_err(|e| XdpError::Config(e.to_string()))?;
-        // The kernel leaves XDP_PACKET_HEADROOM (256) bytes in front of every received frame: already more
-        // than the pipeline's HEADROOM, so no extra UMEM headroom is asked for.
-        let xsk_config = XskUmemConfig::builder()
-            .frame_size(frame_size)
-            .fill_queue_size(ring)
-            .comp_queue_size(ring)
-            .frame_headroom(0)
-            .build()
-            .map_err(|e| XdpError::Config(e.to_string()))?;
-        let count = NonZeroU32::new(config.frame_count).ok_or_else(|| XdpError::Config("frame_count 0".into()))?;
-        let (umem, descs) = Umem::new(xsk_config, count, false).map_err(|e| XdpError::Umem(err_chain(&e)))?;
-        let rx_head = descs[0].addr();
-        assert!(rx_head >= HEADROOM, "UMEM headroom {rx_head} below the pipeline's {HEADROOM}");
-        for (i, d) in descs.iter().enumerate() {
-            debug_assert_eq!(d.addr(), i * config.frame_size as usize + rx_head);
-        }
-
-        let mut first = descs[0];
-        // SAFETY: no frame of this fresh UMEM has been handed to the kernel or anyone else yet.
-        let data0 = unsafe { umem.data_mut(&mut first) }.contents_mut().as_mut_ptr();
-        // The region is one mmap; the first chunk's data starts `rx_head` bytes into it.
-        // SAFETY: `data0` points `rx_head` bytes past the start of the mapping, so this stays inside it.
-        let base = NonNull::new(unsafe { data0.sub(rx_head) }).expect("mmap base is never null");
-        let this = XdpUmem {
-            umem: umem.clone(),
-            descs,
-            fill_size: ring_size,
-            comp_size: ring_size,
-            frame_size: config.frame_size as usize,
-            rx_head,
-            region_id: base.as_ptr() as usize,
-        };
-        // SAFETY: the mapping is `frame_count * frame_size` bytes from `base` and lives as long as any clone
-        // of `umem` (held by the pool and by every socket); the pool is the only user-space owner of chunks,
-        // which it lends to the kernel through the rings of ports created from this `XdpUmem`.
-        let pool = unsafe {
-            FramePool::external(base, config.frame_size as usize, config.frame_count, rx_head, Box::new(umem))
-        };
-        Ok((this, pool))
     }
 }
 
@@ -453,7 +244,7 @@ impl Port for XdpPort {
         // SAFETY: descriptors on the rx ring are chunks this UMEM lent through the fill ring; the kernel is
         // done with them once consumed.
         let n = unsafe { self.rx.consume(&mut self.scratch) };
-        self.in_fill -= n as u32;
+        self.in_fill = self.in_fill.saturating_sub(n as u32);
         for i in 0..n {
             let d = self.scratch[i];
             let chunk = self.chunk_of(d.addr());
