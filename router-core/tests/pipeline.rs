@@ -504,3 +504,69 @@ fn handshake_counters_follow_syns_and_their_first_answers() {
     assert_eq!((h.syns, h.answered), (2, 1), "one answered, counted once");
     assert_eq!(p.handshakes(UplinkId(0)).syns, 0);
 }
+
+fn snat_with(per_host_limit: u32, ports: core::ops::RangeInclusive<u16>) -> Snat {
+    let mk = |u: u8, addr: [u8; 4]| {
+        let mut n = UplinkNat::new(UplinkId(u), NatMode::Masquerade { addr: Ipv4Addr::from(addr) });
+        n.per_host_limit = per_host_limit;
+        n.ports = ports.clone();
+        n
+    };
+    Snat::new(&[mk(0, WAN1_ADDR), mk(1, WAN2_ADDR)], Slice::WHOLE, 11).unwrap()
+}
+
+#[test]
+fn a_flooding_host_is_capped_while_another_hosts_connections_all_succeed() {
+    let mut cfg = lab_config();
+    // Host granularity keeps each host on one uplink, so the per-host cap is per host and uplink here.
+    cfg.balance = BalanceConfig { strategy: Strategy::Nth, granularity: Granularity::Host, ..Default::default() };
+    let mut p = Pipeline::new(cfg, snat_with(50, 1024..=65535)).unwrap();
+    warm(&mut p, T0);
+    let mut refused = 0;
+    for i in 0..500u16 {
+        match run(&mut p, T0, LAN1, &V4::from_host1(INET).udp(10_000 + i, 53, b"flood")).verdict {
+            Verdict::Forward(_) => {}
+            Verdict::Drop(DropReason::HostFlowLimit) => refused += 1,
+            v => panic!("unexpected {v:?}"),
+        }
+    }
+    assert_eq!(refused, 450, "the flooding host keeps exactly its 50 mappings");
+    for i in 0..40u16 {
+        through(&mut p, T0, LAN2, &V4::from_host2(INET).tcp(20_000 + i, 443, 1, None, SYN, &[]));
+    }
+    assert_eq!(p.stats().drops.get(DropReason::HostFlowLimit), 450);
+}
+
+#[test]
+fn nat_pool_exhaustion_is_refused_cleanly_and_recovers() {
+    let mut cfg = lab_config();
+    cfg.balance = BalanceConfig { strategy: Strategy::Nth, granularity: Granularity::Flow, ..Default::default() };
+    // 64 ports per uplink.
+    let mut p = Pipeline::new(cfg, snat_with(100_000, 2000..=2063)).unwrap();
+    warm(&mut p, T0);
+    let mut ok = 0;
+    let mut exhausted = 0;
+    for i in 0..300u16 {
+        let c = V4 { src: [198, 18, 1, 2 + (i % 100) as u8], ..V4::from_host1(INET) };
+        match run(&mut p, T0, LAN1, &c.udp(30_000 + i, 53, b"q")).verdict {
+            Verdict::Forward(_) => ok += 1,
+            Verdict::Drop(DropReason::NatPoolExhausted) => exhausted += 1,
+            v => panic!("unexpected {v:?}"),
+        }
+    }
+    assert_eq!(ok, 128, "both pools used to the last port");
+    assert_eq!(exhausted, 172);
+    assert_eq!(p.conntrack().len(), 128, "a refused flow leaves no state");
+    // The flows idle out (2 min unreplied UDP), their ports sit in quarantine (2 min), then serve again.
+    let later = T0 + Duration::from_secs(121);
+    for _ in 0..(p.conntrack().capacity() / 64 + 1) {
+        p.housekeeping(later);
+    }
+    assert!(p.conntrack().is_empty());
+    let v = run(&mut p, later, LAN1, &V4::from_host1(INET).udp(40_000, 53, b"q")).verdict;
+    assert_eq!(v, Verdict::Drop(DropReason::NatPoolExhausted), "quarantined ports are not reused early");
+    let after = later + Duration::from_secs(121);
+    for i in 0..20u16 {
+        through(&mut p, after, LAN1, &V4::from_host1(INET).udp(41_000 + i, 53, b"q"));
+    }
+}
