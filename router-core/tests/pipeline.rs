@@ -2,6 +2,9 @@
 //! of `router_core::testkit`. Every forwarded frame is checked: checksums verify, and nothing leaves by a WAN
 //! port with a LAN source address.
 
+mod common;
+use common::*;
+
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
@@ -12,70 +15,9 @@ use router_core::flow::FlowAddr;
 use router_core::nat::Nat;
 use router_core::pipeline::{Pipeline, PipelineConfig, Verdict};
 use router_core::testkit::*;
-use router_core::time::Instant;
 use router_core::uplink::{BalanceConfig, Granularity, Strategy, UplinkId, UplinkSet};
-use router_core::wire::{self, ipv4, PacketMeta};
+use router_core::wire::{self, ipv4};
 use router_nat::{NatMode, Slice, Snat, UplinkNat};
-
-const T0: Instant = Instant::from_secs(100);
-
-fn snat() -> Snat {
-    Snat::new(
-        &[
-            UplinkNat::new(UplinkId(0), NatMode::Masquerade { addr: Ipv4Addr::from(WAN1_ADDR) }),
-            UplinkNat::new(UplinkId(1), NatMode::Masquerade { addr: Ipv4Addr::from(WAN2_ADDR) }),
-        ],
-        Slice::WHOLE,
-        7,
-    )
-    .unwrap()
-}
-
-fn router_with(cfg: PipelineConfig) -> Pipeline<Snat> {
-    let mut p = Pipeline::new(cfg, snat()).unwrap();
-    warm(&mut p, T0);
-    p
-}
-
-fn router() -> Pipeline<Snat> {
-    router_with(lab_config())
-}
-
-/// Parses a frame the router emits and checks what every emitted frame must satisfy.
-fn check(port: u16, frame: &[u8]) -> PacketMeta {
-    let m = wire::parse(frame).unwrap_or_else(|r| panic!("router emitted an unparsable frame ({r:?}): {frame:02x?}"));
-    if m.net == wire::NetKind::Ipv4 {
-        let hdr = &frame[m.l3..m.l4];
-        assert!(wire::checksum::verifies(0, hdr), "IPv4 header checksum");
-        assert!(wire::l4_checksum_ok(frame, &m), "L4 checksum of {:?}", m.key);
-        if port == WAN1 || port == WAN2 {
-            let src = m.key.src.v4_octets();
-            assert!(src == WAN1_ADDR || src == WAN2_ADDR, "LAN source {src:?} escaped un-NATed on port {port}");
-        }
-    }
-    if port == WAN1 {
-        assert_eq!(m.vlan.map(|t| t.vid), Some(832), "wan1 frames carry VLAN 832");
-    } else {
-        assert_eq!(m.vlan, None, "only wan1 is tagged");
-    }
-    m
-}
-
-/// Sends and expects a forward; returns the egress port, the emitted frame and its parse.
-fn through(p: &mut Pipeline<Snat>, now: Instant, port: u16, frame: &[u8]) -> (u16, Vec<u8>, PacketMeta) {
-    let out = run(p, now, port, frame);
-    let Verdict::Forward(egress) = out.verdict else { panic!("expected a forward, got {:?}", out.verdict) };
-    let m = check(egress, &out.frame);
-    (egress, out.frame, m)
-}
-
-fn isp_of(port: u16) -> fn([u8; 4], [u8; 4]) -> V4 {
-    if port == WAN1 {
-        V4::from_isp1
-    } else {
-        V4::from_isp2
-    }
-}
 
 #[test]
 fn tcp_handshake_through_snat_and_back() {
@@ -100,7 +42,7 @@ fn tcp_handshake_through_snat_and_back() {
 }
 
 #[test]
-fn udp_endpoint_independent_mapping_keeps_one_external_port() {
+fn rfc4787_req1_udp_endpoint_independent_mapping_keeps_one_external_port() {
     // RFC 4787 REQ-1: the same internal socket to two destinations keeps one external address and port.
     let mut p = router();
     let c = V4::from_host1(INET);
@@ -155,7 +97,7 @@ fn icmp_port_unreachable_from_the_internet_reaches_the_lan_client_translated() {
 }
 
 #[test]
-fn icmp_error_with_a_bad_checksum_is_dropped() {
+fn rfc5508_req3_icmp_error_with_a_bad_checksum_is_dropped() {
     let mut p = router();
     let (wan, sent, out) = through(&mut p, T0, LAN1, &V4::from_host1(INET).udp(33001, 9999, b"x"));
     let s = isp_of(wan)(INET, out.key.src.v4_octets());
@@ -167,7 +109,7 @@ fn icmp_error_with_a_bad_checksum_is_dropped() {
 }
 
 #[test]
-fn hairpin_between_two_lan_hosts_through_the_external_address() {
+fn rfc4787_req9_hairpin_between_two_lan_hosts_through_the_external_address() {
     let mut p = router();
     // Host 2 opens a UDP mapping (e.g. for a P2P app), learning its external socket.
     let (wan, _, m2) = through(&mut p, T0, LAN2, &V4::from_host2(INET).udp(6000, 3478, b"stun"));
@@ -340,7 +282,7 @@ fn keep_policy_leaves_flows_in_place() {
 }
 
 #[test]
-fn conntrack_full_evicts_oldest_unreplied_then_refuses_with_admin_prohibited() {
+fn rfc5508_req8_conntrack_full_evicts_oldest_unreplied_then_refuses_with_admin_prohibited() {
     let mut cfg = lab_config();
     cfg.conntrack = ConntrackConfig { capacity: 8, ..Default::default() };
     let mut p = router_with(cfg);
@@ -376,7 +318,7 @@ fn conntrack_full_evicts_oldest_unreplied_then_refuses_with_admin_prohibited() {
 }
 
 #[test]
-fn unsolicited_inbound_syn_on_a_wan_creates_no_state() {
+fn rfc5382_unsolicited_inbound_syn_on_a_wan_creates_no_state() {
     let mut p = router();
     let v = run(&mut p, T0, WAN2, &V4::from_isp2(INET, WAN2_ADDR).tcp(443, 22, 1, None, SYN, &[])).verdict;
     assert_eq!(v, Verdict::Drop(DropReason::UnsolicitedInbound));

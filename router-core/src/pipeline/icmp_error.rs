@@ -20,6 +20,10 @@ impl<N: Nat> Pipeline<N> {
         _iface: IfaceId,
     ) -> Verdict {
         let Some(q) = meta.quoted else { return Verdict::Drop(DropReason::IcmpErrorBadQuote) };
+        // RFC 5508 REQ-3a: an error whose quoted IPv4 header fails its checksum was corrupted or forged.
+        if q.key.is_v4() && !frame.bytes().get(q.l3..q.l4).is_some_and(|h| crate::wire::checksum::verifies(0, h)) {
+            return Verdict::Drop(DropReason::IcmpErrorBadQuote);
+        }
         // The quoted packet travelled opposite to the error: the error belongs to the direction whose key is
         // the quoted key reversed.
         let mut k = q.key.reversed();
