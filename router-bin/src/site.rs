@@ -327,7 +327,7 @@ mod tests {
     fn lab() -> Plan {
         let site =
             config::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/lab.toml"))).unwrap();
-        plan(&site, &|dev| [2, 0, 0, 0, 0, dev.len() as u8], 1).unwrap()
+        plan(&site, &router_core::testkit::lab_mac, 1).unwrap()
     }
 
     #[test]
@@ -365,8 +365,8 @@ mod tests {
         let pinned = run(&mut pipe, t, 0, &V4::from_host1([192, 0, 2, 70]).udp(1, 2, b"x"));
         assert_eq!(pinned.verdict, Verdict::Consumed);
         let gw_mac = [2, 0x15, 2, 0, 0, 1];
-        let answer =
-            router_core::testkit::arp_reply(gw_mac, [203, 0, 113, 1], [2, 0, 0, 0, 0, 4], [203, 0, 113, 2], None);
+        let wan2 = router_core::testkit::RTR_WAN2_MAC;
+        let answer = router_core::testkit::arp_reply(gw_mac, [203, 0, 113, 1], wan2, [203, 0, 113, 2], None);
         let released = run(&mut pipe, t, 3, &answer);
         assert_eq!(released.generated.len(), 1);
         let (port, frame) = &released.generated[0];

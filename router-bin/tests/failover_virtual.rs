@@ -34,7 +34,7 @@ impl Lab {
     fn new() -> Lab {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/lab.toml");
         let cfg = router_bin::config::load(std::path::Path::new(path)).unwrap();
-        let plan = site::plan(&cfg, &|_| [2, 0, 0, 0, 0, 9], 42).unwrap();
+        let plan = site::plan(&cfg, &router_core::testkit::lab_mac, 42).unwrap();
         let nat = Snat::new(&plan.nat, Slice::WHOLE, 42).unwrap();
         let pipeline = Pipeline::new(plan.pipeline.clone(), nat).unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));

@@ -86,6 +86,10 @@ drop_reasons! {
     IcmpErrorNoFlow => "icmp_error_no_flow",
     /// An IP protocol the router does not track.
     UnsupportedProtocol => "unsupported_protocol",
+    /// Addressed to another host's MAC (a switch flooding unknown unicast): not ours to route.
+    NotOurMac => "not_our_mac",
+    /// An IP packet received as link-layer broadcast or multicast: never forwarded (RFC 1812 5.3.4).
+    LinkBroadcast => "link_broadcast",
     /// Arrived on a port the pipeline does not know.
     UnknownPort => "unknown_port",
     /// No route to the destination.

@@ -106,6 +106,9 @@ impl<N: Nat> Pipeline<N> {
         egress: IfaceId,
         hop: NextHop,
     ) -> Verdict {
+        if meta.dst_mac[0] & 1 == 1 {
+            return Verdict::Drop(DropReason::LinkBroadcast);
+        }
         let ttl = match meta.net {
             NetKind::Ipv4 => ipv4::decrement_ttl(&mut frame.bytes_mut()[meta.l3..]),
             NetKind::Ipv6 => ipv6::decrement_hop_limit(&mut frame.bytes_mut()[meta.l3..]),

@@ -108,11 +108,13 @@ impl<N: Nat> Pipeline<N> {
         if matches!(meta.key.proto, proto::ICMP | proto::ICMPV6) {
             match meta.icmp {
                 Some((t, 0)) if t == echo.0 => {
-                    return if icmp::echo_reply_in_place(frame.bytes_mut(), meta) {
-                        Verdict::Forward(frame.ingress)
-                    } else {
-                        Verdict::Drop(DropReason::LocalUnhandled)
-                    };
+                    if !icmp::echo_reply_in_place(frame.bytes_mut(), meta) {
+                        return Verdict::Drop(DropReason::LocalUnhandled);
+                    }
+                    // The request may have come to a broadcast or multicast MAC: answer from our own.
+                    let our_mac = self.ifaces[iface as usize].mac;
+                    crate::wire::ethernet::set_macs(frame.bytes_mut(), meta.src_mac, our_mac);
+                    return Verdict::Forward(frame.ingress);
                 }
                 Some((t, 0)) if t == echo.1 => {
                     if let Some(u) = self.probe_uplink(meta, iface) {

@@ -379,6 +379,11 @@ impl<N: Nat> Pipeline<N> {
             let r = if meta.vlan.is_some() { DropReason::VlanMismatch } else { DropReason::UnknownPort };
             return Some(Verdict::Drop(r));
         };
+        let dst = meta.dst_mac;
+        // Unicast frames for another MAC are not ours; broadcast and multicast (ARP, ND) are looked at.
+        if dst[0] & 1 == 0 && dst != self.ifaces[iface as usize].mac {
+            return Some(Verdict::Drop(DropReason::NotOurMac));
+        }
         if meta.net == crate::wire::NetKind::Arp {
             return Some(self.arp(now, frame, &meta, iface));
         }

@@ -17,7 +17,7 @@ fn router() -> Pipeline<NoNat> {
 
 #[test]
 fn every_malformed_frame_is_dropped_with_its_reason_and_counted() {
-    let cases = crate::wire::malformed::malformed_cases();
+    let cases = crate::testkit::malformed::malformed_cases();
     assert!(cases.len() >= 30, "the table must stay large");
     let mut p = router();
     for (name, frame, want) in cases {
@@ -207,4 +207,20 @@ fn bad_references_in_config_are_refused() {
     let mut cfg = lab_config();
     cfg.groups[0].push(crate::uplink::Candidate { uplink: crate::uplink::UplinkId(9), distance: 1, weight: 1 });
     assert!(matches!(Pipeline::new(cfg, NoNat), Err(BuildError::BadReference(_))));
+}
+
+#[test]
+fn unicast_frames_for_another_mac_are_not_routed() {
+    let mut p = router();
+    let mut c = V4::from_host1(INET);
+    c.dst_mac = HOST2_MAC;
+    assert_eq!(run(&mut p, T0, LAN1, &c.udp(1, 2, b"x")).verdict, Verdict::Drop(DropReason::NotOurMac));
+    // RFC 1812 5.3.4: a packet received as link-layer broadcast is looked at, never forwarded.
+    c.dst_mac = [0xff; 6];
+    assert_eq!(run(&mut p, T0, LAN1, &c.udp(1, 2, b"x")).verdict, Verdict::Drop(DropReason::LinkBroadcast));
+    let mut echo = V4::from_host1(RTR_LAN1);
+    echo.dst_mac = [0xff; 6];
+    let out = run(&mut p, T0, LAN1, &echo.echo_request(1, 1));
+    assert_eq!(out.verdict, Verdict::Forward(LAN1), "but answered locally");
+    assert_eq!((&out.frame[..6], &out.frame[6..12]), (&HOST1_MAC[..], &RTR_LAN1_MAC[..]), "from our own MAC");
 }

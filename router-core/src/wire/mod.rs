@@ -12,7 +12,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 #[cfg(test)]
-pub(crate) mod malformed;
+mod malformed;
 mod quote;
 pub mod tcp;
 pub mod udp;

@@ -5,6 +5,8 @@
 //! .1), 3 = wan2 (203.0.113.2/24, gateway .1). Routes: the two LANs connected, default route balanced over
 //! both uplinks, 192.0.2.128/26 blackholed, 192.0.2.64/26 pinned to isp2.
 
+pub mod malformed;
+
 use core::net::Ipv4Addr;
 
 use crate::fib::{Route, RouteAction};
@@ -34,6 +36,16 @@ pub const HOST2_MAC: [u8; 6] = [0x02, 0x22, 0, 0, 0, 0x02];
 pub const ISP1_MAC: [u8; 6] = [0x02, 0x15, 0x01, 0, 0, 0x01];
 /// ISP2's gateway.
 pub const ISP2_MAC: [u8; 6] = [0x02, 0x15, 0x02, 0, 0, 0x01];
+
+/// The router's MAC on a lab device (`lan1`, `lan2`, `wan1`, `wan2`), as `lab_config` uses them.
+pub fn lab_mac(device: &str) -> [u8; 6] {
+    match device {
+        "lan1" => RTR_LAN1_MAC,
+        "lan2" => RTR_LAN2_MAC,
+        "wan1" => RTR_WAN1_MAC,
+        _ => RTR_WAN2_MAC,
+    }
+}
 
 /// lan1 port.
 pub const LAN1: PortId = 0;
