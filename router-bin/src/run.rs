@@ -142,6 +142,13 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
                 for (reason, n) in c.drops.nonzero() {
                     eprintln!("mhrouter:   drop {}: {n}", reason.name());
                 }
+                for (id, s) in &report.ports {
+                    let name = plan.devices.get(*id as usize).map_or("?", |d| d.name.as_str());
+                    eprintln!(
+                        "mhrouter:   port {name}: rx {} tx {} tx_ring_full {} kernel_rx_dropped {} kernel_rx_ring_full {} kernel_fill_ring_empty {}",
+                        s.rx_frames, s.tx_frames, s.tx_ring_full, s.kernel_rx_dropped, s.kernel_rx_ring_full, s.kernel_fill_ring_empty
+                    );
+                }
             }
             Err(_) => {
                 eprintln!("mhrouter: worker {w} panicked");

@@ -156,9 +156,17 @@ pub fn plan(site: &SiteConfig, mac_of: &dyn Fn(&str) -> [u8; 6], seed: u64) -> R
     };
     let mut groups = vec![(0..site.uplinks.len()).map(|u| cand(u, site.uplinks[u].distance)).collect::<Vec<_>>()];
     let mut routes = Vec::new();
-    // Default routes of both families use group 0; an uplink without a gateway of a family is skipped then.
-    for any in [IpAddr::from([0u8; 4]), IpAddr::from([0u8; 16])] {
-        routes.push(Route { prefix: Prefix::new(any, 0).unwrap(), action: RouteAction::Uplinks(GroupId(0)) });
+    // Default routes use group 0 (an uplink without a gateway of the flow's family is skipped then); with no
+    // IPv6 gateway at all there is no IPv6 default route, so IPv6 to the Internet is `no_route`.
+    routes.push(Route {
+        prefix: Prefix::new(IpAddr::from([0u8; 4]), 0).unwrap(),
+        action: RouteAction::Uplinks(GroupId(0)),
+    });
+    if site.uplinks.iter().any(|u| u.gateway6.is_some()) {
+        routes.push(Route {
+            prefix: Prefix::new(IpAddr::from([0u8; 16]), 0).unwrap(),
+            action: RouteAction::Uplinks(GroupId(0)),
+        });
     }
     for (i, lan) in site.lans.iter().enumerate() {
         for a in &lan.v4 {
@@ -342,6 +350,9 @@ mod tests {
         assert_eq!(ifs[p.pipeline.uplinks[1].iface as usize].vlan, None);
         assert_eq!(p.pipeline.uplinks[0].gateway, Some(FlowAddr::v4([198, 51, 100, 1])));
         assert_eq!(p.nat.len(), 2);
+        // No uplink has an IPv6 gateway: no IPv6 default route.
+        let v6_default = p.pipeline.routes.iter().any(|r| !r.prefix.is_v4() && r.prefix.is_default());
+        assert!(!v6_default);
         // Two targets, "1 must answer": down only when both fail.
         assert_eq!(p.health[0].targets.len(), 2);
         assert_eq!(p.health[0].config.quorum, 2);
