@@ -74,7 +74,7 @@ wait "$curl_pid" || true
 
 alive=1
 kill -0 "$rtr_pid" 2>/dev/null || alive=0
-kill -TERM "$rtr_pid"
+kill -TERM "$rtr_pid" 2>/dev/null || true
 rc=0
 wait "$rtr_pid" || rc=$?
 rtr_pid=
