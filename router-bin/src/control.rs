@@ -95,6 +95,7 @@ pub struct RouterProcessor {
     batch_this_round: bool,
     steering: Option<Steering>,
     worker: usize,
+    reloads: Option<crossbeam_channel::Receiver<Arc<crate::site::Plan>>>,
 }
 
 impl RouterProcessor {
@@ -126,6 +127,7 @@ impl RouterProcessor {
             batch_this_round: false,
             steering: None,
             worker: 0,
+            reloads: None,
         })
     }
 
@@ -133,6 +135,46 @@ impl RouterProcessor {
     pub fn with_steering(mut self, s: Steering) -> Self {
         self.steering = Some(s);
         self
+    }
+
+    /// Takes reloaded plans from `rx` (already checked by [`crate::site::reload_check`]) at the next tick.
+    pub fn with_reloads(mut self, rx: crossbeam_channel::Receiver<Arc<crate::site::Plan>>) -> Self {
+        self.reloads = Some(rx);
+        self
+    }
+
+    /// Applies a reloaded plan: the pipeline swaps its tables; the health owner restarts only the machines of
+    /// uplinks whose health settings changed (they are re-proved before carrying new flows again).
+    pub fn reload(&mut self, now: Instant, plan: &crate::site::Plan) {
+        if let Err(e) = self.pipeline.reconfigure(&plan.pipeline) {
+            let line = format!("{:9.3}s reload refused by worker {}: {e}", self.elapsed(now), self.worker);
+            (self.log)(&line);
+            return;
+        }
+        let mut restarted = Vec::new();
+        if let Some(h) = self.health.as_mut() {
+            for (u, hp) in h.uplinks.iter_mut().zip(&plan.health) {
+                if u.targets != hp.targets || *u.health.config() != hp.config {
+                    if let Ok(fresh) = UplinkHealth::new(hp.config, now) {
+                        u.health = fresh;
+                        u.targets = hp.targets.clone();
+                        restarted.push(u.name.clone());
+                    }
+                }
+            }
+        }
+        if let Some(pending) = self.pending_health.as_mut() {
+            *pending = plan.health.clone();
+        }
+        let line = format!(
+            "{:9.3}s reload applied by worker {}: {} routes, {} policy rules{}",
+            self.elapsed(now),
+            self.worker,
+            plan.pipeline.routes.len(),
+            plan.pipeline.policy.len(),
+            if restarted.is_empty() { String::new() } else { format!("; health re-proving {}", restarted.join(", ")) }
+        );
+        (self.log)(&line);
     }
 
     /// Sets which worker this is (for the status counters).
@@ -276,6 +318,12 @@ impl FrameProcessor for RouterProcessor {
     fn tick(&mut self, now: Instant) {
         if self.started.is_none() {
             self.started = Some(now);
+        }
+        if let Some(rx) = &self.reloads {
+            let plans: Vec<_> = rx.try_iter().collect();
+            for plan in plans {
+                self.reload(now, &plan);
+            }
         }
         if let Some(plans) = self.pending_health.take() {
             let uplinks = plans

@@ -102,7 +102,11 @@ fn start(path: &Path, args: &RunArgs) -> ExitCode {
     let Some(cfg) = load(path) else { return ExitCode::FAILURE };
     println!("{}: starting", path.display());
     print!("{}", summary::render(&cfg));
-    let opts = run::RunOptions { duration: args.duration, stats_every: args.stats_every };
+    let opts = run::RunOptions {
+        duration: args.duration,
+        stats_every: args.stats_every,
+        config_path: Some(path.to_path_buf()),
+    };
     match run::run_with(cfg, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -17,12 +17,14 @@ use crate::control::{RouterProcessor, Shared, Steering};
 use crate::site;
 
 /// Options of a run that are not site configuration.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Stop by itself after this long (for tests and demos).
     pub duration: Option<Duration>,
     /// Print a counters line this often.
     pub stats_every: Option<Duration>,
+    /// Where the config came from: SIGHUP reloads it from there.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 fn xdp_mode(m: config::XdpMode) -> XdpMode {
@@ -78,6 +80,9 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
     let mesh: Vec<Option<Handoff>> =
         if workers > 1 { Handoff::mesh(workers, 4096).into_iter().map(Some).collect() } else { vec![None] };
     let mut handles = Vec::new();
+    let mut reload_txs = Vec::new();
+    let hup = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).context("installing SIGHUP")?;
     for (w, handoff) in mesh.into_iter().enumerate() {
         let (umem, mut pool) = XdpUmem::new(UmemConfig::default(), 2048).context("allocating the UMEM")?;
         let mut ports: Vec<Box<dyn Port>> = Vec::new();
@@ -99,6 +104,9 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
         if workers > 1 {
             rp = rp.with_steering(Steering::new(&plan, workers));
         }
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        reload_txs.push(tx);
+        rp = rp.with_reloads(rx);
         let wc = WorkerConfig {
             core: plan.cores.get(w).copied(),
             batch: plan.batch.clamp(1, 64),
@@ -113,8 +121,25 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
     eprintln!("mhrouter: running with {workers} worker(s); stop with SIGINT or SIGTERM");
     let started = std::time::Instant::now();
     let mut next_stats = opts.stats_every.map(|d| started + d);
+    let mut plan = plan;
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(20));
+        if hup.swap(false, Ordering::Relaxed) {
+            match &opts.config_path {
+                Some(path) => match reload(path, &plan, &macs, seed) {
+                    Ok(new) => {
+                        let new = Arc::new(new);
+                        for tx in &reload_txs {
+                            let _ = tx.try_send(Arc::clone(&new));
+                        }
+                        eprintln!("mhrouter: reload of {}: valid, handed to the workers", path.display());
+                        plan = (*new).clone();
+                    }
+                    Err(e) => eprintln!("mhrouter: reload of {} refused, nothing changed:\n{e}", path.display()),
+                },
+                None => eprintln!("mhrouter: SIGHUP ignored: no config file to reload"),
+            }
+        }
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             stop.store(true, Ordering::Relaxed);
         }
@@ -159,4 +184,18 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
     eprintln!("mhrouter: stopped; sockets closed and XDP programs detached");
     anyhow::ensure!(!failed, "a worker panicked");
     Ok(())
+}
+
+/// Loads, validates and plans the config at `path`, and checks that it can replace `running` without a
+/// restart. Any error leaves the running router untouched.
+fn reload(
+    path: &std::path::Path,
+    running: &site::Plan,
+    macs: &std::collections::HashMap<String, [u8; 6]>,
+    seed: u64,
+) -> Result<site::Plan, String> {
+    let cfg = config::load(path).map_err(|e| e.to_string())?;
+    let new = site::plan(&cfg, &|dev| macs.get(dev).copied().unwrap_or_default(), seed).map_err(|e| e.to_string())?;
+    site::reload_check(running, &new)?;
+    Ok(new)
 }

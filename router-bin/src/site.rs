@@ -328,6 +328,21 @@ pub fn plan(site: &SiteConfig, mac_of: &dyn Fn(&str) -> [u8; 6], seed: u64) -> R
     })
 }
 
+/// Whether `new` can replace the running `plan` by a reload: same devices, NAT pools and workers, and
+/// pipeline tables that swap in (see [`router_core::pipeline::reload_compatible`]). Health settings may change.
+pub fn reload_check(running: &Plan, new: &Plan) -> Result<(), String> {
+    if new.devices != running.devices {
+        return Err("the ports (devices or XDP modes) changed: that needs a restart".into());
+    }
+    if new.nat != running.nat {
+        return Err("the NAT of an uplink (mode, address or port pool) changed: that needs a restart".into());
+    }
+    if new.cores != running.cores || new.batch != running.batch {
+        return Err("the workers changed: that needs a restart".into());
+    }
+    router_core::pipeline::reload_compatible(&running.pipeline, &new.pipeline).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,5 +397,22 @@ mod tests {
         assert_eq!(released.generated.len(), 1);
         let (port, frame) = &released.generated[0];
         assert_eq!((*port, &frame[..6]), (3, &gw_mac[..]));
+    }
+
+    #[test]
+    fn reload_check_takes_new_routes_and_refuses_structural_changes() {
+        let running = lab();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/lab.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let more = format!("{text}\n[[route]]\nto = \"192.0.2.200/32\"\nblackhole = true\n");
+        let plan_of = |t: &str| {
+            let site = config::parse(t, "test.toml").unwrap();
+            plan(&site, &router_core::testkit::lab_mac, 1).unwrap()
+        };
+        assert_eq!(reload_check(&running, &plan_of(&more)), Ok(()));
+        let moved = text.replace("198.18.1.1/24", "198.18.1.254/24");
+        assert!(reload_check(&running, &plan_of(&moved)).unwrap_err().contains("restart"));
+        let pool = text.replacen("nat = \"masquerade\"", "nat = \"masquerade\"\nnat_ports = \"20000-30000\"", 1);
+        assert!(reload_check(&running, &plan_of(&pool)).unwrap_err().contains("NAT"));
     }
 }

@@ -237,3 +237,27 @@ fn isp1_comes_back_and_serves_new_flows_again() {
     assert!(used.contains(&0), "isp1 carries new flows again");
     let _ = FlowAddr::v4(INET);
 }
+
+#[test]
+fn a_reload_applies_new_routes_without_touching_health_or_established_flows() {
+    let mut lab = Lab::new();
+    lab.run_for(Duration::from_millis(600));
+    let isp = lab.connect(46000).expect("connected");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/lab.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let with_blackhole = format!("{text}\n[[route]]\nto = \"192.0.2.10/32\"\nblackhole = true\n");
+    let cfg = router_bin::config::parse(&with_blackhole, "reload.toml").unwrap();
+    let plan = site::plan(&cfg, &router_core::testkit::lab_mac, 42).unwrap();
+    let now = lab.now;
+    lab.rp.reload(now, &plan);
+    let log = lab.log.lock().unwrap().join("\n");
+    assert!(log.contains("reload applied"), "{log}");
+    assert!(!log.contains("re-proving"), "health settings did not change: {log}");
+    assert_eq!(lab.states(), [Up, Up]);
+    // The established connection still flows on its uplink; a new one meets the blackhole.
+    let c = V4::from_host1(INET);
+    let v = lab.feed(LAN1, &c.tcp(46000, 80, 2, Some(7001), ACK, b"more"));
+    assert_eq!(v, Verdict::Forward(if isp == 0 { WAN1 } else { WAN2 }));
+    let v = lab.feed(LAN1, &c.tcp(46001, 80, 1, None, SYN, &[]));
+    assert_eq!(v, Verdict::Drop(router_core::drop::DropReason::Blackhole));
+}

@@ -512,3 +512,41 @@ fn nat_pool_exhaustion_is_refused_cleanly_and_recovers() {
         through(&mut p, after, LAN1, &V4::from_host1(INET).udp(41_000 + i, 53, b"q"));
     }
 }
+
+#[test]
+fn reload_swaps_routes_for_new_flows_and_keeps_tracked_flows_where_they_are() {
+    let mut p = router();
+    let c = V4::from_host1(INET);
+    let (wan, _, first) = through(&mut p, T0, LAN1, &c.udp(5000, 53, b"q"));
+    // New config: INET is blackholed and everything else pinned to the other uplink.
+    let mut cfg = lab_config();
+    cfg.routes.push(router_core::fib::Route {
+        prefix: router_core::prefix::Prefix::new(Ipv4Addr::from(INET).into(), 32).unwrap(),
+        action: router_core::fib::RouteAction::Blackhole,
+    });
+    p.reconfigure(&cfg).unwrap();
+    // The tracked flow is untouched: same uplink, same binding.
+    let (w, _, again) = through(&mut p, T0, LAN1, &c.udp(5000, 53, b"q"));
+    assert_eq!((w, again.key.src, again.key.sport), (wan, first.key.src, first.key.sport));
+    // A new flow to INET meets the new blackhole.
+    assert_eq!(run(&mut p, T0, LAN1, &c.udp(5001, 53, b"q")).verdict, Verdict::Drop(DropReason::Blackhole));
+}
+
+#[test]
+fn a_refused_reload_changes_nothing() {
+    let mut p = router();
+    let before = run(&mut p, T0, LAN1, &V4::from_host1(BLACKHOLED).udp(1, 2, b"x")).verdict;
+    assert_eq!(before, Verdict::Drop(DropReason::Blackhole));
+    // The blackhole is removed but an interface address changes too: the whole reload is refused.
+    let mut cfg = lab_config();
+    cfg.routes.retain(|r| r.action != router_core::fib::RouteAction::Blackhole);
+    cfg.interfaces[0].addrs[0].1 = 16;
+    let e = p.reconfigure(&cfg).unwrap_err();
+    assert!(matches!(e, router_core::pipeline::ReloadError::NeedsRestart(_)), "{e}");
+    // A dangling group reference is refused as well.
+    let mut bad = lab_config();
+    bad.routes[2].action = router_core::fib::RouteAction::Uplinks(router_core::uplink::GroupId(99));
+    assert!(matches!(p.reconfigure(&bad), Err(router_core::pipeline::ReloadError::Build(_))));
+    let after = run(&mut p, T0, LAN1, &V4::from_host1(BLACKHOLED).udp(3, 4, b"x")).verdict;
+    assert_eq!(after, Verdict::Drop(DropReason::Blackhole), "the running tables are unchanged");
+}

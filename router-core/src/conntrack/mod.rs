@@ -259,6 +259,11 @@ impl Conntrack {
         &self.cfg.timeouts
     }
 
+    /// New timeouts; a tracked flow gets them at its next packet.
+    pub fn set_timeouts(&mut self, t: Timeouts) {
+        self.cfg.timeouts = t;
+    }
+
     #[inline]
     fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash_one(key)

@@ -11,6 +11,7 @@ mod generated;
 mod icmp_error;
 mod local;
 mod probe;
+mod reload;
 mod rescue;
 mod slow;
 
@@ -30,6 +31,7 @@ use crate::wire::{PacketMeta, VlanTag};
 
 pub use generated::Generated;
 pub use probe::{HandshakeCounters, ProbeError};
+pub use reload::{reload_compatible, ReloadError};
 pub use rescue::Rescue;
 
 /// Index of a physical port as the I/O layer numbers them.
@@ -235,6 +237,39 @@ impl core::fmt::Display for BuildError {
     }
 }
 
+/// Checks that every index in `cfg` points at something that exists.
+fn check_references(cfg: &PipelineConfig) -> Result<(), BuildError> {
+    if cfg.uplinks.len() > crate::uplink::MAX_UPLINKS {
+        return Err(BuildError::TooManyUplinks);
+    }
+    let n_if = cfg.interfaces.len();
+    if cfg.uplinks.iter().any(|u| u.iface as usize >= n_if) {
+        return Err(BuildError::BadReference("uplink interface"));
+    }
+    if cfg.groups.iter().flatten().any(|c| c.uplink.0 as usize >= cfg.uplinks.len()) {
+        return Err(BuildError::BadReference("group uplink"));
+    }
+    if cfg
+        .policy
+        .iter()
+        .any(|r| matches!(r.action, crate::policy::PolicyAction::Via(g) if g.0 as usize >= cfg.groups.len()))
+    {
+        return Err(BuildError::BadReference("policy group"));
+    }
+    for r in &cfg.routes {
+        match r.action {
+            crate::fib::RouteAction::Connected(i) if i as usize >= n_if => {
+                return Err(BuildError::BadReference("route interface"))
+            }
+            crate::fib::RouteAction::Uplinks(g) if g.0 as usize >= cfg.groups.len() => {
+                return Err(BuildError::BadReference("route group"))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Token bucket for the ICMP errors we originate.
 #[derive(Clone, Copy, Debug)]
 struct RateLimit {
@@ -290,27 +325,7 @@ pub struct Pipeline<N: Nat> {
 impl<N: Nat> Pipeline<N> {
     /// Builds a pipeline; every uplink starts down until [`Pipeline::set_live`] says otherwise.
     pub fn new(cfg: PipelineConfig, nat: N) -> Result<Self, BuildError> {
-        if cfg.uplinks.len() > crate::uplink::MAX_UPLINKS {
-            return Err(BuildError::TooManyUplinks);
-        }
-        let n_if = cfg.interfaces.len();
-        if cfg.uplinks.iter().any(|u| u.iface as usize >= n_if) {
-            return Err(BuildError::BadReference("uplink interface"));
-        }
-        if cfg.groups.iter().flatten().any(|c| c.uplink.0 as usize >= cfg.uplinks.len()) {
-            return Err(BuildError::BadReference("group uplink"));
-        }
-        for r in &cfg.routes {
-            match r.action {
-                crate::fib::RouteAction::Connected(i) if i as usize >= n_if => {
-                    return Err(BuildError::BadReference("route interface"))
-                }
-                crate::fib::RouteAction::Uplinks(g) if g.0 as usize >= cfg.groups.len() => {
-                    return Err(BuildError::BadReference("route group"))
-                }
-                _ => {}
-            }
-        }
+        check_references(&cfg)?;
         let fib = Fib::build(&cfg.routes).map_err(BuildError::Fib)?;
         Ok(Pipeline {
             gateway_macs: vec![None; cfg.uplinks.len()],

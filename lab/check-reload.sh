@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Configuration reload through the real binary, with SIGHUP: a broken config (and one that changes an
+# interface address) is refused and nothing changes; a good one that blackholes the server takes effect for
+# new connections without a restart, while a connection opened before the reload keeps flowing.
+# Last line: `N passed, M failed`.  usage: lab/check-reload.sh  (root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MH_SUFFIX=${MH_SUFFIX:--rl$$}
+# shellcheck source=lab/lib.sh
+source lab/lib.sh
+
+passed=0
+failed=0
+check() {
+	if [[ $2 == 0 ]]; then echo "PASS $1: $3"; passed=$((passed + 1)); else echo "FAIL $1: $3"; failed=$((failed + 1)); fi
+}
+work=$(mktemp -d /tmp/mh-reload.XXXXXX)
+rtr_pid=
+long_pid=
+cleanup() {
+	[[ -n $long_pid ]] && kill "$long_pid" 2>/dev/null || true
+	[[ -n $rtr_pid ]] && kill -TERM "$rtr_pid" 2>/dev/null || true
+	lab_down
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --quiet -p router-bin
+lab_up
+cp config/lab.toml "$work/site.toml"
+ip netns exec "$NS_RTR" target/release/mhrouter --config "$work/site.toml" >"$work/rtr.log" 2>&1 &
+rtr_pid=$!
+for _ in $(seq 50); do
+	(($(grep -c 'in service for new flows' "$work/rtr.log" || true) >= 2)) && break
+	sleep 0.1
+done
+curl_ok() { ip netns exec "$NS_LAN1" curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$INET_ADDR/" || true; }
+check "serves before any reload" "$([[ $(curl_ok) == 200 ]]; echo $?)" "HTTP from mh-lan1"
+
+# A long-lived TCP connection (echo server, one line a second) opened before the reloads.
+ip netns exec "$NS_LAN1" python3 -c '
+import socket, sys, time
+s = socket.create_connection(("'"$INET_ADDR"'", 7), timeout=2)
+ok = 0
+for i in range(12):
+    s.sendall(b"ping %d\n" % i)
+    if s.recv(64).startswith(b"ping"):
+        ok += 1
+    time.sleep(1)
+print(ok)
+' >"$work/long.out" 2>&1 &
+long_pid=$!
+sleep 1
+
+echo 'this is not toml = [' >"$work/site.toml"
+kill -HUP "$rtr_pid"
+sleep 0.5
+check "a broken config is refused" "$(grep -q 'refused, nothing changed' "$work/rtr.log"; echo $?)" \
+	"$(grep -c 'refused' "$work/rtr.log") refusal(s) logged"
+check "and nothing changed" "$([[ $(curl_ok) == 200 ]]; echo $?)" "HTTP still served"
+
+sed 's#198.18.1.1/24#198.18.1.254/24#' config/lab.toml >"$work/site.toml"
+kill -HUP "$rtr_pid"
+sleep 0.5
+check "an interface change is refused (needs a restart)" "$(grep -q 'needs a restart' "$work/rtr.log"; echo $?)" \
+	"$(grep 'needs a restart' "$work/rtr.log" | head -1 | cut -c1-100)"
+
+{ cat config/lab.toml; printf '\n[[route]]\nto = "%s/32"\nblackhole = true\n' "$INET_ADDR"; } >"$work/site.toml"
+kill -HUP "$rtr_pid"
+sleep 0.5
+check "a good config is applied" "$(grep -q 'reload applied' "$work/rtr.log"; echo $?)" \
+	"$(grep 'reload applied' "$work/rtr.log" | head -1 | sed 's/^mhrouter: *//')"
+check "new connections follow the new routes" "$([[ $(curl_ok) != 200 ]]; echo $?)" "HTTP to the blackholed server fails"
+wait "$long_pid" || true
+long_pid=
+got=$(cat "$work/long.out")
+check "the connection opened before the reloads kept flowing" "$([[ $got == 12 ]]; echo $?)" "$got/12 echoes"
+kill -TERM "$rtr_pid"
+rc=0
+wait "$rtr_pid" || rc=$?
+rtr_pid=
+check "the router ran to its SIGTERM" "$([[ $rc == 0 ]]; echo $?)" "exit status $rc"
+echo "$passed passed, $failed failed"
+((failed == 0))
