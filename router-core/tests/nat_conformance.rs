@@ -150,3 +150,88 @@ fn rfc4787_req12_rfc5382_req10_no_icmp_message_terminates_a_mapping() {
     let (_, _, again) = through(&mut p, T0, LAN1, &c.tcp(7100, 80, 1, None, SYN, &[]));
     assert_eq!((again.key.src, again.key.sport), (out.key.src, out.key.sport), "same mapping after six errors");
 }
+
+/// Builds an Ethernet + IPv6 + ICMPv6 echo frame.
+fn v6_echo(src_mac: [u8; 6], dst_mac: [u8; 6], src: [u8; 16], dst: [u8; 16], reply: bool, id: u16) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2(src_mac, dst_mac).ipv6(src, dst, 64);
+    let b = if reply { b.icmpv6_echo_reply(id, 1) } else { b.icmpv6_echo_request(id, 1) };
+    let mut out = Vec::new();
+    b.write(&mut out, b"mhrouter-v6").unwrap();
+    out
+}
+
+fn a6(s: &str) -> [u8; 16] {
+    s.parse::<core::net::Ipv6Addr>().unwrap().octets()
+}
+
+#[test]
+fn rfc6296_ipv6_through_an_nptv6_uplink_both_ways_with_checksums_untouched_yet_valid() {
+    use router_core::flow::FlowAddr as A;
+    // isp2 carries IPv6: the LAN's 2001:db8:1::/64 leaves as the ISP-delegated 2001:db8:200:5::/64.
+    let mut cfg = router_core::testkit::lab_config();
+    cfg.interfaces[0].addrs.push((A::v6(a6("2001:db8:1::1")), 64));
+    cfg.interfaces[3].addrs.push((A::v6(a6("2001:db8:200::2")), 64));
+    cfg.uplinks[1].gateway6 = Some(A::v6(a6("2001:db8:200::1")));
+    cfg.routes.push(router_core::fib::Route {
+        prefix: router_core::prefix::Prefix::new(a6("2001:db8:1::").into(), 64).unwrap(),
+        action: router_core::fib::RouteAction::Connected(0),
+    });
+    cfg.routes.push(router_core::fib::Route {
+        prefix: router_core::prefix::Prefix::new(a6("::").into(), 0).unwrap(),
+        action: router_core::fib::RouteAction::Uplinks(router_core::uplink::GroupId(0)),
+    });
+    let nat = router_nat::Snat::new(
+        &[
+            router_nat::UplinkNat::new(
+                router_core::uplink::UplinkId(1),
+                router_nat::NatMode::Nptv6 {
+                    inside: (a6("2001:db8:1::").into(), 64),
+                    outside: (a6("2001:db8:200:5::").into(), 64),
+                },
+            ),
+            router_nat::UplinkNat::new(
+                router_core::uplink::UplinkId(1),
+                router_nat::NatMode::Masquerade { addr: core::net::Ipv4Addr::from(WAN2_ADDR) },
+            ),
+        ],
+        router_nat::Slice::WHOLE,
+        3,
+    )
+    .unwrap();
+    let mut p = router_core::pipeline::Pipeline::new(cfg, nat).unwrap();
+    warm(&mut p, T0);
+    // isp2's IPv6 gateway answers our solicitation.
+    let isp2_gw6 = a6("2001:db8:200::1");
+    let host6 = a6("2001:db8:1::2");
+    let server6 = a6("2001:db8:ffff::10");
+    let out = run(&mut p, T0, LAN1, &v6_echo(HOST1_MAC, RTR_LAN1_MAC, host6, server6, false, 0x77));
+    assert_eq!(out.verdict, Verdict::Consumed, "held while the IPv6 gateway resolves");
+    // (The router solicited its IPv6 gateway while warming up; it answers now.)
+    let eth = wire::ethernet::EthernetRepr { dst: RTR_WAN2_MAC, src: ISP2_MAC, vlan: None };
+    let mut na = vec![0u8; 128];
+    let n = wire::icmpv6::emit_neighbor_advertisement(
+        &mut na,
+        &eth,
+        isp2_gw6,
+        a6("2001:db8:200::2"),
+        isp2_gw6,
+        wire::icmpv6::na_flags::SOLICITED | wire::icmpv6::na_flags::ROUTER,
+    )
+    .unwrap();
+    let released = run(&mut p, T0, WAN2, &na[..n]);
+    let (port, sent) = released.generated.iter().find(|(p, _)| *p == WAN2).expect("the held packet is released");
+    let m = wire::parse(sent).unwrap();
+    assert_eq!(*port, WAN2);
+    // RFC 6296 3.4: for a /64 the checksum-neutral adjustment lands in the interface identifier, so only the
+    // prefix is predictable.
+    let outside = router_core::prefix::Prefix::new(a6("2001:db8:200:5::").into(), 64).unwrap();
+    assert!(outside.contains(m.key.src), "source {} is in the outside prefix", m.key.src);
+    assert!(wire::l4_checksum_ok(sent, &m), "the ICMPv6 checksum verifies after a checksum-neutral rewrite");
+    assert_eq!(&sent[..6], &ISP2_MAC);
+    // The reply to the translated address comes back to the host.
+    let back = run(&mut p, T0, WAN2, &v6_echo(ISP2_MAC, RTR_WAN2_MAC, server6, m.key.src.0, true, 0x77));
+    assert_eq!(back.verdict, Verdict::Forward(LAN1));
+    let r = wire::parse(&back.frame).unwrap();
+    assert_eq!(r.key.dst, A::v6(host6));
+    assert!(wire::l4_checksum_ok(&back.frame, &r));
+}
