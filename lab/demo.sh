@@ -78,7 +78,7 @@ trap 'exit 130' INT TERM
 heading "1. The lab: six network namespaces joined by veth pairs"
 cat <<EOF
     mh-lan1 $LAN1_HOST ─┐                      ┌─ mh-isp1 $WAN1_GW ─┐
-                        ├─ mh-rtr (mhrouter) ──┤  (VLAN $WAN1_VLAN on wan1)  ├─ mh-inet $INET_ADDR
+                        ├─ mh-rtr (mhrouter) ──┤  (VLAN $WAN1_VLAN on wan1)    ├─ mh-inet $INET_ADDR
     mh-lan2 $LAN2_HOST ─┘                      └─ mh-isp2 $WAN2_GW ──┘
    (namespace names end in $MH_SUFFIX so that the demo never collides with another lab run)
    each ISP drops packets whose source is not its customer address: without working SNAT nothing gets through

@@ -373,7 +373,7 @@ lab_cpu_ticks() {
 	awk '{print $12 + $13}' <<<"$stat"
 }
 
-lab_xdp_attached() { ip -n "$1" link show | grep -cE ' xdp|prog/xdp' || true; }
+lab_xdp_attached() { ip -n "$1" -o link show | grep -cE ' xdp|prog/xdp' || true; }
 
 lab_tools() {
 	LAB_TOOL="$LAB_STATE/mhtool.py"
