@@ -356,3 +356,365 @@ lab_spoof_drops() {
 	[[ $1 == isp2 ]] && ns="$NS_ISP2"
 	lab_counter "$ns" inet mhisp spoofed
 }
+
+# --- mhrouter runs and the end-to-end tools (used by lab/test.sh and lab/demo.sh) ---------------------------
+#
+# MHROUTER              the binary (default: target/release/mhrouter of this tree)
+# LAB_ROUTER_PID        PID of the mhrouter started by lab_router_start (a child of the calling shell)
+# lab_router_start CONFIG LOG [ARGS...]
+#                       runs `mhrouter --config CONFIG ARGS...` in $NS_RTR (stdout+stderr to LOG), records its
+#                       PID for lab_down, and waits (≤ 5 s) until every uplink of CONFIG logs "in service";
+#                       returns 1 if it died or not every uplink came up. Call it directly, not in $(...).
+# lab_router_stop       SIGTERM to that mhrouter, waits ≤ 5 s (then SIGKILL); returns its exit status
+# lab_cpu_ticks PID     user+system CPU time of a process (all threads), in clock ticks
+# lab_xdp_attached NS   number of interfaces in NS with an XDP program attached
+# lab_tools             writes $LAB_STATE/mhtool.py (python3, stdlib only), path in $LAB_TOOL; subcommands:
+#     connloop HOST PORT --every S --seconds S --timeout S --out F   a new TCP connection every S seconds;
+#                       one line per attempt: start end ok(1/0) OK|ERRNAME|TIMEOUT
+#     gap F --cut T     the failure window of a connloop file around a cut at wall time T (see cmd_gap)
+#     peersrv ADDR PORT TCP and UDP server: TCP sends "ip:port\n" of the peer then echoes; UDP answers
+#                       "ip:port payload"; logs every new peer on stdout
+#     peer HOST PORT [--count N]      N connections to a peersrv, prints the source the server saw for each
+#     sticky HOST PORT --sport P --count N --every S   one TCP session from source port P, N echoed messages
+#     rstwait HOST PORT --want-src A --ready F --wait S  connects until the peersrv sees source A, writes F,
+#                       blocks in recv; prints "RST <time>", "EOF <time>" or "TIMEOUT"
+#     udpflow HOST PORT --want-src A --ready F --every S --seconds S   a connected UDP socket whose first
+#                       answer came via source A; sends every S, prints "<time> <source seen by server>"
+#     udpgap F --cut T  sources before/after the cut and the longest silence of a udpflow file
+#     refused HOST PORT UDP to a closed port on a connected socket: prints ECONNREFUSED or TIMEOUT
+#     iperf F           bits/s, lowest interval and retransmits of an iperf3 -J file
+MHROUTER="${MHROUTER:-$(cd "$LAB_DIR/.." && pwd)/target/release/mhrouter}"
+LAB_ROUTER_PID=""
+LAB_TOOL=""
+
+lab_router_start() {
+	local cfg="$1" log="$2"
+	shift 2
+	ip netns exec "$NS_RTR" "$MHROUTER" --config "$cfg" "$@" >"$log" 2>&1 </dev/null &
+	LAB_ROUTER_PID=$!
+	echo "$LAB_ROUTER_PID" >>"$LAB_STATE/pids"
+	local want n
+	want=$(grep -c '^\[\[uplink\]\]' "$cfg")
+	for _ in $(seq 100); do
+		[[ -d /proc/$LAB_ROUTER_PID ]] && ! grep -q '^State:.*Z' "/proc/$LAB_ROUTER_PID/status" 2>/dev/null || return 1
+		n=$(grep -c 'in service for new flows' "$log")
+		((n >= want)) && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+lab_router_stop() {
+	local pid="$LAB_ROUTER_PID" rc=0 wd
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	(
+		sleep 5
+		kill -KILL "$pid" 2>/dev/null
+	) &
+	wd=$!
+	wait "$pid" || rc=$?
+	kill "$wd" 2>/dev/null || true
+	wait "$wd" 2>/dev/null || true
+	LAB_ROUTER_PID=""
+	return "$rc"
+}
+
+lab_cpu_ticks() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || {
+		echo 0
+		return
+	}
+	# Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+	stat="${stat##*) }"
+	awk '{print $12 + $13}' <<<"$stat"
+}
+
+lab_xdp_attached() { ip -n "$1" -o link show | grep -cE ' xdp|prog/xdp' || true; }
+
+lab_tools() {
+	LAB_TOOL="$LAB_STATE/mhtool.py"
+	cat >"$LAB_TOOL" <<'PY'
+#!/usr/bin/env python3
+"""Clients and servers of the mhrouter lab tests (written by lab/lib.sh lab_tools; stdlib only)."""
+import argparse, errno, json, selectors, socket, sys, threading, time
+
+
+def errname(e):
+    return errno.errorcode.get(e, str(e))
+
+
+def cmd_connloop(a):
+    sel, pending, rows = selectors.DefaultSelector(), {}, []
+    t_end = time.time() + a.seconds
+    nxt = time.time()
+    while True:
+        t = time.time()
+        if nxt <= t < t_end:
+            nxt = max(nxt + a.every, t)
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect((a.host, a.port))
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                rows.append((t, time.time(), 0, errname(e.errno)))
+                s.close()
+                continue
+            pending[s] = t
+            sel.register(s, selectors.EVENT_WRITE)
+        for s, st in list(pending.items()):
+            if t - st >= a.timeout:
+                sel.unregister(s)
+                del pending[s]
+                s.close()
+                rows.append((st, t, 0, "TIMEOUT"))
+        if t >= t_end and not pending:
+            break
+        wait = min(max(nxt - time.time(), 0.0), 0.01) if t < t_end else 0.01
+        for key, _ in sel.select(wait):
+            s = key.fileobj
+            st = pending.pop(s)
+            sel.unregister(s)
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            rows.append((st, time.time(), 1 if err == 0 else 0, "OK" if err == 0 else errname(err)))
+            s.close()
+    with open(a.out, "w") as f:
+        for r in sorted(rows):
+            f.write("%.6f %.6f %d %s\n" % r)
+
+
+def cmd_gap(a):
+    """Failure window: from the start of the first failed attempt (started at most `guard` before the cut) to
+    the start of the first successful attempt after the last failed one. Attempts that failed earlier than
+    that are reported as `prefail` (they are not explained by the cut)."""
+    rows = []
+    for line in open(a.file):
+        p = line.split()
+        rows.append((float(p[0]), float(p[1]), int(p[2]), p[3]))
+    rows.sort()
+    after = [r for r in rows if r[0] >= a.cut - a.guard]
+    prefail = sum(1 for r in rows if r[0] < a.cut - a.guard and not r[2])
+    fails = [r for r in after if not r[2]]
+    errs = {}
+    for r in fails:
+        errs[r[3]] = errs.get(r[3], 0) + 1
+    out = {"attempts": len(rows), "ok": sum(r[2] for r in rows), "failed": len(fails), "prefail": prefail}
+    if not fails:
+        out["window_ms"] = 0
+    else:
+        succ = [r for r in after if r[2] and r[0] > fails[-1][0]]
+        out["window_ms"] = round((succ[0][0] - fails[0][0]) * 1000) if succ else -1
+        out["first_fail_vs_cut_ms"] = round((fails[0][0] - a.cut) * 1000)
+        out["ok_inside_window"] = sum(1 for r in after if r[2] and fails[0][0] <= r[0] <= fails[-1][0])
+    out["errors"] = ",".join("%s:%d" % kv for kv in sorted(errs.items())) or "-"
+    print(" ".join("%s=%s" % kv for kv in out.items()))
+
+
+def cmd_peersrv(a):
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind((a.addr, a.port))
+    tcp.listen(256)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((a.addr, a.port))
+
+    def serve(c, peer):
+        try:
+            c.sendall(("%s:%d\n" % peer).encode())
+            while True:
+                d = c.recv(4096)
+                if not d:
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def accept_loop():
+        while True:
+            c, peer = tcp.accept()
+            print("%.6f tcp %s:%d" % (time.time(), *peer), flush=True)
+            threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    seen = set()
+    while True:
+        d, peer = udp.recvfrom(4096)
+        if peer not in seen:
+            seen.add(peer)
+            print("%.6f udp %s:%d" % (time.time(), *peer), flush=True)
+        udp.sendto(("%s:%d " % peer).encode() + d, peer)
+
+
+def cmd_peer(a):
+    bad = 0
+    for _ in range(a.count):
+        try:
+            with socket.create_connection((a.host, a.port), timeout=a.timeout) as s:
+                print(s.makefile("rb").readline().decode().strip() or "EMPTY", flush=True)
+        except OSError as e:
+            print("ERROR %s" % e, flush=True)
+            bad += 1
+    return 1 if bad else 0
+
+
+def cmd_sticky(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind(("0.0.0.0", a.sport))
+    s.settimeout(3)
+    s.connect((a.host, a.port))
+    f, ok = s.makefile("rb"), 0
+    for i in range(a.count):
+        msg = b"sticky message %d\n" % i
+        s.sendall(msg)
+        if f.readline() == msg:
+            ok += 1
+        time.sleep(a.every)
+    s.close()
+    print("echoed %d of %d" % (ok, a.count))
+    return 0 if ok == a.count else 1
+
+
+def cmd_rstwait(a):
+    for attempt in range(1, a.tries + 1):
+        s = socket.create_connection((a.host, a.port), timeout=2)
+        seen = s.makefile("rb").readline().decode().strip()
+        if seen.split(":")[0] == a.want_src:
+            break
+        s.close()
+    else:
+        print("NOT_ON_UPLINK")
+        return 2
+    print("connected, seen as %s after %d attempt(s)" % (seen, attempt), flush=True)
+    open(a.ready, "w").write(seen + "\n")
+    s.settimeout(a.wait)
+    try:
+        d = s.recv(1)
+        print("%s %.6f" % ("EOF" if not d else "DATA", time.time()))
+    except ConnectionResetError:
+        print("RST %.6f" % time.time())
+    except socket.timeout:
+        print("TIMEOUT")
+    return 0
+
+
+def cmd_udpflow(a):
+    for attempt in range(1, a.tries + 1):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((a.host, a.port))
+        s.settimeout(1)
+        s.send(b"hello")
+        try:
+            seen = s.recv(4096).split(b" ")[0].decode()
+        except OSError:
+            s.close()
+            continue
+        if seen.split(":")[0] == a.want_src:
+            break
+        s.close()
+    else:
+        print("NOT_ON_UPLINK")
+        return 2
+    print("# first answer seen as %s after %d attempt(s)" % (seen, attempt), flush=True)
+    open(a.ready, "w").write(seen + "\n")
+    t_end, nxt, seq = time.time() + a.seconds, time.time(), 0
+    while time.time() < t_end:
+        if time.time() >= nxt:
+            s.send(b"%d" % seq)
+            seq += 1
+            nxt += a.every
+        s.settimeout(max(nxt - time.time(), 0.001))
+        try:
+            d = s.recv(4096)
+            print("%.6f %s" % (time.time(), d.split(b" ")[0].decode()), flush=True)
+        except socket.timeout:
+            pass
+        except OSError as e:
+            print("# %.6f %s" % (time.time(), errname(e.errno)), flush=True)
+    print("# sent %d" % seq)
+    return 0
+
+
+def cmd_udpgap(a):
+    rows = []
+    for line in open(a.file):
+        if line.startswith("#") or not line.strip():
+            continue
+        t, src = line.split()
+        rows.append((float(t), src))
+    before = sorted({s for t, s in rows if t < a.cut})
+    after = sorted({s for t, s in rows if t > a.cut + 1.0})
+    times = [a.cut] + [t for t, _ in rows if t >= a.cut]
+    gap = max((b - x for x, b in zip(times, times[1:])), default=-1)
+    last = max((t for t, _ in rows), default=0)
+    print("replies=%d before=%s after=%s longest_silence_after_cut_ms=%d last_reply_vs_cut_s=%.1f"
+          % (len(rows), ",".join(before) or "-", ",".join(after) or "-", round(gap * 1000), last - a.cut))
+
+
+def cmd_refused(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.host, a.port))
+    s.settimeout(1)
+    for i in range(1, 4):
+        s.send(b"anyone there?")
+        try:
+            s.recv(100)
+            print("ANSWERED")
+            return 1
+        except ConnectionRefusedError:
+            print("ECONNREFUSED after %d datagram(s)" % i)
+            return 0
+        except socket.timeout:
+            continue
+    print("TIMEOUT")
+    return 1
+
+
+def cmd_iperf(a):
+    j = json.load(open(a.file))
+    iv = [i["sum"]["bits_per_second"] for i in j.get("intervals", [])]
+    end = j.get("end", {})
+    recv = end.get("sum_received", {}).get("bits_per_second", 0)
+    retr = end.get("sum_sent", {}).get("retransmits", -1)
+    print("mbps=%.1f min_interval_mbps=%.1f intervals=%d retransmits=%s error=%s" % (
+        recv / 1e6, min(iv, default=0) / 1e6, len(iv), retr, json.dumps(j.get("error", "-"))))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("connloop"); c.add_argument("host"); c.add_argument("port", type=int)
+    c.add_argument("--every", type=float, default=0.02); c.add_argument("--seconds", type=float, default=5)
+    c.add_argument("--timeout", type=float, default=1.0); c.add_argument("--out", required=True)
+    c = sub.add_parser("gap"); c.add_argument("file"); c.add_argument("--cut", type=float, required=True)
+    c.add_argument("--guard", type=float, default=0.1)
+    c = sub.add_parser("peersrv"); c.add_argument("addr"); c.add_argument("port", type=int)
+    c = sub.add_parser("peer"); c.add_argument("host"); c.add_argument("port", type=int)
+    c.add_argument("--count", type=int, default=1); c.add_argument("--timeout", type=float, default=3)
+    c = sub.add_parser("sticky"); c.add_argument("host"); c.add_argument("port", type=int)
+    c.add_argument("--sport", type=int, required=True); c.add_argument("--count", type=int, default=60)
+    c.add_argument("--every", type=float, default=0.04)
+    c = sub.add_parser("rstwait"); c.add_argument("host"); c.add_argument("port", type=int)
+    c.add_argument("--want-src", required=True); c.add_argument("--ready", required=True)
+    c.add_argument("--wait", type=float, default=10); c.add_argument("--tries", type=int, default=40)
+    c = sub.add_parser("udpflow"); c.add_argument("host"); c.add_argument("port", type=int)
+    c.add_argument("--want-src", required=True); c.add_argument("--ready", required=True)
+    c.add_argument("--every", type=float, default=0.05); c.add_argument("--seconds", type=float, default=10)
+    c.add_argument("--tries", type=int, default=40)
+    c = sub.add_parser("udpgap"); c.add_argument("file"); c.add_argument("--cut", type=float, required=True)
+    c = sub.add_parser("refused"); c.add_argument("host"); c.add_argument("port", type=int)
+    c = sub.add_parser("iperf"); c.add_argument("file")
+    a = p.parse_args()
+    sys.exit(globals()["cmd_" + a.cmd](a) or 0)
+
+
+if __name__ == "__main__":
+    main()
+PY
+}
