@@ -272,11 +272,12 @@ impl RouterProcessor {
                     let name = name.clone();
                     let r = self.pipeline.uplink_down(now, u);
                     let line = format!(
-                        "{:9.3}s uplink {name}: out of service for new flows; its flows: {} reset, {} rebound, {} kept",
+                        "{:9.3}s uplink {name}: out of service for new flows; its flows: {} reset, {} rebound, {} kept, {} already closed",
                         self.elapsed(now),
                         r.reset,
                         r.rebound,
-                        r.kept
+                        r.kept,
+                        r.closed
                     );
                     (self.log)(&line);
                 }

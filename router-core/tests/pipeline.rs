@@ -550,3 +550,28 @@ fn a_refused_reload_changes_nothing() {
     let after = run(&mut p, T0, LAN1, &V4::from_host1(BLACKHOLED).udp(3, 4, b"x")).verdict;
     assert_eq!(after, Verdict::Drop(DropReason::Blackhole), "the running tables are unchanged");
 }
+
+#[test]
+fn rescue_resets_only_live_connections_not_closed_ones() {
+    let mut cfg = lab_config();
+    cfg.groups[0].retain(|c| c.uplink == UplinkId(0));
+    let mut p = router_with(cfg);
+    let c = V4::from_host1(INET);
+    let s = V4::from_isp1(INET, WAN1_ADDR);
+    // Connection A: open. Connection B: closed by FINs both ways (TIME-WAIT).
+    for sport in [41000u16, 41001] {
+        let (_, _, syn) = through(&mut p, T0, LAN1, &c.tcp(sport, 80, 1, None, SYN, &[]));
+        through(&mut p, T0, WAN1, &s.tcp(80, syn.key.sport, 500, Some(2), SYN | ACK, &[]));
+        through(&mut p, T0, LAN1, &c.tcp(sport, 80, 2, Some(501), ACK, &[]));
+    }
+    let b = p.conntrack().iter().find(|(_, f)| f.orig.sport == 41001).map(|(_, f)| f.reply.dport).unwrap();
+    through(&mut p, T0, LAN1, &c.tcp(41001, 80, 2, Some(501), FIN | ACK, &[]));
+    through(&mut p, T0, WAN1, &s.tcp(80, b, 501, Some(3), FIN | ACK, &[]));
+    through(&mut p, T0, LAN1, &c.tcp(41001, 80, 3, Some(502), ACK, &[]));
+    let r = p.uplink_down(T0, UplinkId(0));
+    assert_eq!(r.reset, 1, "only the open connection is reset: {r:?}");
+    assert_eq!(r.closed, 1, "the closed one is just forgotten");
+    let mut rsts = Vec::new();
+    p.drain_generated(|_, f| rsts.push(wire::parse(f).unwrap().key.dport));
+    assert_eq!(rsts, vec![41000]);
+}

@@ -210,9 +210,8 @@ impl fmt::Display for Cause {
             Cause::SynWatch { unanswered } => {
                 write!(f, "{unanswered} SYNs unanswered and no SYN-ACK, probing fast to confirm")
             }
-            Cause::Damped { penalty, until } => {
-                write!(f, "probes answer but flapping: penalty {penalty}, held until {}", At(until))
-            }
+            // How long the hold lasts needs the transition's own time: see `What`.
+            Cause::Damped { penalty, .. } => write!(f, "probes answer but flapping: penalty {penalty}"),
             Cause::DampingReleased { penalty } => write!(f, "flap penalty decayed to {penalty}, released"),
         }
     }
@@ -269,7 +268,12 @@ struct What<'a>(&'a Transition);
 impl fmt::Display for What<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.0;
-        write!(f, "{} -> {}: {} |", t.from, t.to, t.cause)?;
+        write!(f, "{} -> {}: {}", t.from, t.to, t.cause)?;
+        if let Cause::Damped { until, .. } = t.cause {
+            // A duration: whatever clock the caller stamps lines with, it reads right.
+            write!(f, ", held for {:.1}s", until.saturating_since(t.at).as_secs_f64())?;
+        }
+        write!(f, " |")?;
         for (i, status) in t.targets().iter().enumerate() {
             write!(f, "{} t{i} {status}", if i == 0 { "" } else { ";" })?;
         }

@@ -473,6 +473,10 @@ fn check_flap_damping(half_ms: u64, min_holds: usize) {
     let last_hold = damped.last().map(|&(at, until)| until - at).unwrap();
     assert!(last_hold > first_hold + Duration::from_secs(5), "{first_hold:?} then {last_hold:?}");
     assert!(damped.windows(2).all(|w| w[1].1 > w[0].1), "each flap pushes the release later");
+    // The log line gives the hold as a duration, never as an instant on some other clock.
+    let line = sim.log.iter().find(|t| matches!(t.cause, Cause::Damped { .. })).unwrap().what().to_string();
+    let want = format!("held for {:.1}s", first_hold.as_secs_f64());
+    assert!(line.contains(&want), "{line:?} should say {want:?}");
 
     // From the first hold to the end of the flapping, never usable.
     let first_hold_at = damped[0].0;

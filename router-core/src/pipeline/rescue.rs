@@ -4,7 +4,6 @@
 use super::{IfaceId, Pipeline};
 use crate::conntrack::tcp::TcpState;
 use crate::conntrack::{Flow, FlowState};
-use crate::flow::proto;
 use crate::nat::Nat;
 use crate::time::Instant;
 use crate::uplink::UplinkId;
@@ -27,6 +26,8 @@ pub struct RescueReport {
     pub reset: u32,
     /// Other flows unbound (they rebind on their next packet).
     pub rebound: u32,
+    /// TCP connections already closing or closed (TIME-WAIT, RST): forgotten without a RST.
+    pub closed: u32,
     /// Flows left in place (policy `keep`).
     pub kept: u32,
 }
@@ -48,16 +49,21 @@ impl<N: Nat> Pipeline<N> {
         self.ct.drain_where(on_it, |f| gone.push(*f));
         for f in gone {
             self.nat.release(now, &f.orig, &f.reply, u);
-            let established = matches!(f.state, FlowState::Tcp(s) if s != TcpState::SynSent && s != TcpState::Closed);
-            if f.orig.proto == proto::TCP && established {
-                let sent = self.send_rst_to_client(&f);
-                self.count_generated(sent);
-                report.reset += 1;
-                self.stats.rescued_reset += 1;
-            } else {
-                // A TCP flow still in SYN-SENT simply retransmits its SYN, which binds on a live uplink.
-                report.rebound += 1;
-                self.stats.rescued_rebound += 1;
+            match f.state {
+                // Live connections: the client is told at once, and reconnects through a live uplink.
+                FlowState::Tcp(TcpState::SynReceived | TcpState::Established | TcpState::FinWait) => {
+                    let sent = self.send_rst_to_client(&f);
+                    self.count_generated(sent);
+                    report.reset += 1;
+                    self.stats.rescued_reset += 1;
+                }
+                FlowState::Tcp(TcpState::TimeWait | TcpState::Closed) => report.closed += 1,
+                // A TCP flow still in SYN-SENT simply retransmits its SYN, which binds on a live uplink; UDP and
+                // ICMP bind anew with their next packet.
+                FlowState::Tcp(TcpState::SynSent) | FlowState::Datagram => {
+                    report.rebound += 1;
+                    self.stats.rescued_rebound += 1;
+                }
             }
         }
         report

@@ -109,8 +109,10 @@ pub(super) fn health(
         ctx.int(here, "down_after", h.down_after, 1..=1000, "down_after is 1 to 1000 consecutive failed probe rounds");
     let up_after =
         ctx.int(here, "up_after", h.up_after, 1..=1000, "up_after is 1 to 1000 consecutive good probe rounds");
-    let quorum = h.quorum.unwrap_or(1);
     let n = texts.len().max(1) as i64;
+    // Default: what the state machine's default quorum of failing targets leaves answering (1 of 1, 1 of 2,
+    // 2 of 3, 2 of 4): one dead upstream host never takes the uplink down.
+    let quorum = h.quorum.unwrap_or(n + 1 - core.quorum as i64);
     if quorum < 1 || quorum > n {
         ctx.at(here, "quorum", Problem::Conflict(format!(
             "quorum {quorum} cannot work with {n} target(s): it is how many targets must answer for the uplink to be up; use 1 to {n}"
