@@ -200,7 +200,7 @@ impl RouterProcessor {
     }
 
     fn elapsed(&self, now: Instant) -> f64 {
-        now.saturating_since(self.started.unwrap_or(now)).as_secs_f64()
+        elapsed(self.started, now)
     }
 
     /// Runs the health machines up to `now` and applies their transitions.
@@ -250,9 +250,10 @@ impl RouterProcessor {
             .iter()
             .enumerate()
             .fold(UplinkSet::default(), |s, (i, u)| s.with(UplinkId(i as u8), u.health.is_usable()));
-        let names: Vec<String> = h.uplinks.iter().map(|u| u.name.clone()).collect();
+        // Only transitions (rare) format and allocate; a quiet round allocates nothing.
         for (i, tr) in transitions {
-            let line = format!("{:9.3}s uplink {}: {}", self.elapsed(tr.at), names[i], tr.what());
+            let at = elapsed(self.started, tr.at);
+            let line = format!("{at:9.3}s uplink {}: {}", h.uplinks[i].name, tr.what());
             (self.log)(&line);
         }
         self.apply(now, live);
@@ -291,6 +292,11 @@ impl RouterProcessor {
         }
         self.applied = live;
     }
+}
+
+/// Seconds from the router's start to `at`: the clock of the failover timeline.
+fn elapsed(started: Option<Instant>, at: Instant) -> f64 {
+    at.saturating_since(started.unwrap_or(at)).as_secs_f64()
 }
 
 impl FrameProcessor for RouterProcessor {
