@@ -20,9 +20,10 @@ pub const MIN_FAST_INTERVAL: Duration = Duration::from_millis(20);
 ///
 /// - `interval` 100 ms per target, probes to different targets sent round-robin so they are spread evenly
 ///   (`interval / targets` apart): the uplink as a whole is sampled every 33 ms, not in bursts.
-/// - `timeout` 100 ms: three times a poor LTE RTT to the gateway (fibre and DSL < 30 ms, LTE < 35 ms
-///   typical), and what keeps detection under 300 ms counted from the moment the path dies (below). A slower
-///   path needs a longer timeout, and detects more slowly; a single late answer is still only one lost probe.
+/// - `timeout` 80 ms: four times a fibre, DSL or DOCSIS gateway's RTT (< 20 ms) and above a typical LTE one
+///   (30–60 ms), and what keeps detection under 300 ms counted from the moment the path dies (below), with
+///   a margin. A slower path needs a longer timeout, and detects more slowly; a single late answer is still
+///   only one lost probe.
 /// - `down_after` 2: one lost probe is noise, two in a row from the same target is a failure. At 5 % random
 ///   loss a single target sees two in a row about 0.25 % of probes (1.5 times a minute); the quorum is
 ///   what keeps that noise from moving the uplink, as targets rarely fail at the same moment.
@@ -38,15 +39,15 @@ pub const MIN_FAST_INTERVAL: Duration = Duration::from_millis(20);
 /// `(quorum - 1) * interval / targets` later, its `down_after`-th lost probe `(down_after - 1) * interval`
 /// after that, and is declared lost `timeout` later:
 ///
-/// - 3 targets, quorum 2: 33.3 + 100 + 100 = **233.3 ms**;
-/// - 2 targets, quorum 2: 50 + 100 + 100 = **250 ms**;
-/// - 1 target, quorum 1: 0 + 100 + 100 = **200 ms**.
+/// - 3 targets, quorum 2: 33.3 + 100 + 80 = **213.3 ms**;
+/// - 2 targets, quorum 2: 50 + 100 + 80 = **230 ms**;
+/// - 1 target, quorum 1: 0 + 100 + 80 = **180 ms**.
 ///
 /// Counted from the instant the path died instead ([`HealthConfig::worst_case_from_cut`]), add at most one
-/// probe spacing (the first lost probe may leave up to one spacing after the cut): 266.7, 300 and 300 ms.
+/// probe spacing (the first lost probe may leave up to one spacing after the cut): 246.7, 280 and 280 ms.
 /// That is the outage users see: new connections fail from the cut until the uplink is taken down.
 /// While [`super::UplinkState::Suspect`], probing at `fast_interval` (50 ms) shortens these to
-/// 16.7 + 50 + 100 = 166.7 ms, and a suspicion is cleared by the first fresh answers of a quorum, ~30 ms.
+/// 16.7 + 50 + 80 = 146.7 ms, and a suspicion is cleared by the first fresh answers of a quorum, ~30 ms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthConfig {
     /// Number of probe targets (gateway and upstream hosts), 1 to [`MAX_TARGETS`].
@@ -82,7 +83,7 @@ impl HealthConfig {
             targets,
             interval: Duration::from_millis(100),
             fast_interval: Duration::from_millis(50),
-            timeout: Duration::from_millis(100),
+            timeout: Duration::from_millis(80),
             window: 50,
             loss_threshold_pct: 20,
             rtt_threshold: None,
