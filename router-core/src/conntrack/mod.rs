@@ -290,7 +290,6 @@ impl Conntrack {
     /// Returns the flow's state after the packet.
     #[inline]
     pub fn touch(&mut self, now: Instant, id: FlowId, dir: Direction, tcp_flags: u8) -> FlowState {
-        let t = self.cfg.timeouts;
         let first_reply = dir == Direction::Reply && !self.slots[id as usize].replied;
         if first_reply {
             self.unlink_unreplied(id);
@@ -302,7 +301,8 @@ impl Conntrack {
         if let FlowState::Tcp(s) = f.state {
             f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
         }
-        f.expires = now + timeout_for(&t, f);
+        // Borrowed, not copied: the timeouts are 96 bytes and this runs for every packet.
+        f.expires = now + timeout_for(&self.cfg.timeouts, f);
         f.state
     }
 
