@@ -253,16 +253,24 @@ impl Conntrack {
         &self.cfg.timeouts
     }
 
+    /// The hash of `key` in this table (for [`Conntrack::lookup_hashed`]).
     #[inline]
-    fn hash(&self, key: &FlowKey) -> u64 {
+    pub fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash_one(key)
     }
 
     /// Finds the flow a packet with `key` belongs to, and which way it travels. An expired flow is not found.
     #[inline]
     pub fn lookup(&self, now: Instant, key: &FlowKey) -> Option<(FlowId, Direction)> {
+        self.lookup_hashed(now, key, self.hash(key))
+    }
+
+    /// [`Conntrack::lookup`] with the key's hash computed beforehand by [`Conntrack::hash`]: a batch hashes
+    /// all its keys first, then looks them up back to back.
+    #[inline]
+    pub fn lookup_hashed(&self, now: Instant, key: &FlowKey, h: u64) -> Option<(FlowId, Direction)> {
+        debug_assert_eq!(h, self.hash(key));
         let slots = &self.slots;
-        let h = self.hash(key);
         let found = self.index.find(h, |&hd| {
             let (slot, dir) = split(hd);
             slots[slot as usize].key(dir) == key
