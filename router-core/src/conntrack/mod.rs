@@ -151,6 +151,10 @@ pub struct NewFlow {
 /// A handle to a tracked flow: its slot in the table.
 pub type FlowId = u32;
 
+/// An index entry that may hold a key, from [`Conntrack::candidate`], to be checked by [`Conntrack::confirm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexHit(u32);
+
 /// Counters of table events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConntrackStats {
@@ -280,6 +284,34 @@ impl Conntrack {
             return None;
         }
         Some((slot, dir))
+    }
+
+    /// First half of a lookup split in two for batches: the first index entry whose hash tag matches `h`
+    /// (`None`: no flow has this key). Reads the index only, not the flows, so a batch can run this for every
+    /// frame, then [`Conntrack::confirm`] for every frame, and the cache misses of each half overlap.
+    #[inline]
+    pub fn candidate(&self, h: u64) -> Option<IndexHit> {
+        self.index.iter_hash(h).next().map(|&hd| IndexHit(hd))
+    }
+
+    /// Second half of a split lookup: the same answer as [`Conntrack::lookup_hashed`] given the
+    /// [`Conntrack::candidate`] of the same hash.
+    #[inline]
+    pub fn confirm(
+        &self,
+        now: Instant,
+        key: &FlowKey,
+        h: u64,
+        candidate: Option<IndexHit>,
+    ) -> Option<(FlowId, Direction)> {
+        let (slot, dir) = split(candidate?.0);
+        let f = &self.slots[slot as usize];
+        if f.key(dir) != key {
+            // Another key with the same tag came first in the probe sequence: the full lookup sorts it out.
+            return self.lookup_hashed(now, key, h);
+        }
+        // Keys are unique in the index, so this is the one entry the full lookup would find.
+        (f.expires > now).then_some((slot, dir))
     }
 
     /// The flow in `id`.

@@ -15,7 +15,7 @@ mod slow;
 
 use core::time::Duration;
 
-use crate::conntrack::{Conntrack, ConntrackConfig, FlowId};
+use crate::conntrack::{Conntrack, ConntrackConfig, FlowId, IndexHit};
 use crate::drop::{DropCounters, DropReason};
 use crate::fib::{Fib, Route};
 use crate::flow::{Direction, FlowAddr};
@@ -262,6 +262,7 @@ struct Pending {
     meta: PacketMeta,
     iface: IfaceId,
     hash: u64,
+    candidate: Option<IndexHit>,
     found: Option<(FlowId, Direction)>,
 }
 
@@ -341,10 +342,11 @@ impl<N: Nat> Pipeline<N> {
     /// Processes a batch: one verdict per frame, in order. Frames may be rewritten in place (and their `head`
     /// and `len` moved within the buffer).
     ///
-    /// Passes over the batch: parse and answer local traffic; hash every flow key; look every key up; run the
-    /// fast path on the hits; run the slow path on the misses. The lookups run back to back so that their
-    /// cache misses (index, then flow slot) overlap across frames instead of each waiting behind a whole
-    /// packet's work: with a table larger than the caches that waiting was most of the per-packet cost.
+    /// Passes over the batch: parse and answer local traffic; hash every flow key; read every key's index
+    /// entry; confirm each against its flow slot; run the fast path on the hits; run the slow path on the
+    /// misses. The lookups run back to back, in two halves, so that their cache misses (index, then flow slot)
+    /// overlap across frames instead of each waiting behind a whole packet's work: with a table larger than the
+    /// caches that waiting was most of the per-packet cost.
     pub fn process(&mut self, now: Instant, frames: &mut [Frame<'_>], verdicts: &mut [Verdict]) {
         debug_assert_eq!(frames.len(), verdicts.len());
         self.misses.clear();
@@ -361,7 +363,10 @@ impl<N: Nat> Pipeline<N> {
             p.hash = self.ct.hash(&p.meta.key);
         }
         for p in pending.iter_mut() {
-            p.found = self.ct.lookup_hashed(now, &p.meta.key, p.hash);
+            p.candidate = self.ct.candidate(p.hash);
+        }
+        for p in pending.iter_mut() {
+            p.found = self.ct.confirm(now, &p.meta.key, p.hash, p.candidate);
         }
         for (k, p) in pending.iter().enumerate() {
             match p.found {
@@ -410,7 +415,7 @@ impl<N: Nat> Pipeline<N> {
         if meta.fragment == crate::wire::Fragment::Later {
             return Some(Verdict::Drop(DropReason::Fragment));
         }
-        self.pending.push(Pending { index, meta, iface, hash: 0, found: None });
+        self.pending.push(Pending { index, meta, iface, hash: 0, candidate: None, found: None });
         None
     }
 
