@@ -359,9 +359,15 @@ impl Batch {
         &self.bufs
     }
 
-    /// Runs the batch (as last filled) through `p`; returns the verdicts.
+    /// Runs the batch (as last filled) through `p` at [`NOW`]; returns the verdicts.
     #[inline]
     pub fn process(&mut self, p: &mut Pipeline<Snat>, ingress: PortId) -> &[Verdict; BATCH] {
+        self.process_at(p, ingress, NOW)
+    }
+
+    /// Runs the batch (as last filled) through `p` at `now`; returns the verdicts.
+    #[inline]
+    pub fn process_at(&mut self, p: &mut Pipeline<Snat>, ingress: PortId, now: Instant) -> &[Verdict; BATCH] {
         let mut frames: [Frame<'_>; BATCH] = {
             let mut chunks = self.bufs.chunks_exact_mut(BUF);
             core::array::from_fn(|_| Frame {
@@ -371,7 +377,7 @@ impl Batch {
                 ingress,
             })
         };
-        p.process(NOW, &mut frames, &mut self.verdicts);
+        p.process(now, &mut frames, &mut self.verdicts);
         &self.verdicts
     }
 }
