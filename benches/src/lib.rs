@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 
+pub mod lab;
+
 /// A small, fast, seeded pseudo-random generator (SplitMix64); good enough for fixtures, not for crypto.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);

@@ -1,9 +1,10 @@
 //! Flow identity: the dual-stack 5-tuple plus zone that conntrack and NAT key on.
 
+use core::hash::{Hash, Hasher};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An address in a flow key. IPv4 is stored IPv4-mapped (`::ffff:a.b.c.d`) so one key type serves both families.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct FlowAddr(pub [u8; 16]);
 
 impl FlowAddr {
@@ -41,6 +42,15 @@ impl FlowAddr {
         } else {
             IpAddr::V6(Ipv6Addr::from(self.0))
         }
+    }
+}
+
+// Hashed as one 128-bit word rather than as a slice (a length, then 16 single bytes): every flow table lookup
+// hashes keys, and the derived form cost several hasher rounds per address.
+impl Hash for FlowAddr {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_ne_bytes(self.0));
     }
 }
 
@@ -93,7 +103,7 @@ pub mod proto {
 ///
 /// For ICMP query messages (echo) the identifier stands in for ports: a request is keyed
 /// `(sport, dport) = (id, 0)` and a reply `(0, id)`, so [`FlowKey::reversed`] of a request is its reply.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct FlowKey {
     /// Source address.
     pub src: FlowAddr,
@@ -107,6 +117,20 @@ pub struct FlowKey {
     pub proto: u8,
     /// Conntrack zone: flows in different zones never match each other.
     pub zone: u8,
+}
+
+// Two address words and one word for ports, protocol and zone: three hasher rounds per key.
+impl Hash for FlowKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.src.hash(state);
+        self.dst.hash(state);
+        let rest = u64::from(self.sport)
+            | u64::from(self.dport) << 16
+            | u64::from(self.proto) << 32
+            | u64::from(self.zone) << 40;
+        state.write_u64(rest);
+    }
 }
 
 impl FlowKey {

@@ -157,6 +157,10 @@ pub struct NewFlow {
 /// A handle to a tracked flow: its slot in the table.
 pub type FlowId = u32;
 
+/// An index entry that may hold a key, from [`Conntrack::candidate`], to be checked by [`Conntrack::confirm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexHit(u32);
+
 /// Counters of table events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConntrackStats {
@@ -264,16 +268,24 @@ impl Conntrack {
         self.cfg.timeouts = t;
     }
 
+    /// The hash of `key` in this table (for [`Conntrack::lookup_hashed`]).
     #[inline]
-    fn hash(&self, key: &FlowKey) -> u64 {
+    pub fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash_one(key)
     }
 
     /// Finds the flow a packet with `key` belongs to, and which way it travels. An expired flow is not found.
     #[inline]
     pub fn lookup(&self, now: Instant, key: &FlowKey) -> Option<(FlowId, Direction)> {
+        self.lookup_hashed(now, key, self.hash(key))
+    }
+
+    /// [`Conntrack::lookup`] with the key's hash computed beforehand by [`Conntrack::hash`]: a batch hashes
+    /// all its keys first, then looks them up back to back.
+    #[inline]
+    pub fn lookup_hashed(&self, now: Instant, key: &FlowKey, h: u64) -> Option<(FlowId, Direction)> {
+        debug_assert_eq!(h, self.hash(key));
         let slots = &self.slots;
-        let h = self.hash(key);
         let found = self.index.find(h, |&hd| {
             let (slot, dir) = split(hd);
             slots[slot as usize].key(dir) == key
@@ -283,6 +295,34 @@ impl Conntrack {
             return None;
         }
         Some((slot, dir))
+    }
+
+    /// First half of a lookup split in two for batches: the first index entry whose hash tag matches `h`
+    /// (`None`: no flow has this key). Reads the index only, not the flows, so a batch can run this for every
+    /// frame, then [`Conntrack::confirm`] for every frame, and the cache misses of each half overlap.
+    #[inline]
+    pub fn candidate(&self, h: u64) -> Option<IndexHit> {
+        self.index.iter_hash(h).next().map(|&hd| IndexHit(hd))
+    }
+
+    /// Second half of a split lookup: the same answer as [`Conntrack::lookup_hashed`] given the
+    /// [`Conntrack::candidate`] of the same hash.
+    #[inline]
+    pub fn confirm(
+        &self,
+        now: Instant,
+        key: &FlowKey,
+        h: u64,
+        candidate: Option<IndexHit>,
+    ) -> Option<(FlowId, Direction)> {
+        let (slot, dir) = split(candidate?.0);
+        let f = &self.slots[slot as usize];
+        if f.key(dir) != key {
+            // Another key with the same tag came first in the probe sequence: the full lookup sorts it out.
+            return self.lookup_hashed(now, key, h);
+        }
+        // Keys are unique in the index, so this is the one entry the full lookup would find.
+        (f.expires > now).then_some((slot, dir))
     }
 
     /// The flow in `id`.
@@ -301,7 +341,6 @@ impl Conntrack {
     /// Returns the flow's state after the packet.
     #[inline]
     pub fn touch(&mut self, now: Instant, id: FlowId, dir: Direction, tcp_flags: u8) -> FlowState {
-        let t = self.cfg.timeouts;
         let first_reply = dir == Direction::Reply && !self.slots[id as usize].replied;
         if first_reply {
             self.unlink_unreplied(id);
@@ -313,7 +352,8 @@ impl Conntrack {
         if let FlowState::Tcp(s) = f.state {
             f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
         }
-        f.expires = now + timeout_for(&t, f);
+        // Borrowed, not copied: the timeouts are 96 bytes and this runs for every packet.
+        f.expires = now + timeout_for(&self.cfg.timeouts, f);
         f.state
     }
 

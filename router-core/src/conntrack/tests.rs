@@ -211,3 +211,30 @@ fn churn_keeps_index_and_slab_consistent() {
         }
     }
 }
+
+#[test]
+fn split_lookup_agrees_with_lookup() {
+    // Small table, many keys: tag collisions happen; expired, removed and never-seen keys are asked too.
+    let mut ct = table(512);
+    let mut keys = Vec::new();
+    for n in 0..400 {
+        let nf = new_flow(n, if n % 3 == 0 { proto::UDP } else { proto::TCP }, SYN);
+        let (id, _) = ct.insert(T0, nf).unwrap();
+        if n % 7 == 0 {
+            ct.remove(id);
+        } else if n % 5 == 0 {
+            ct.touch(T0 + Duration::from_secs(200), id, Direction::Reply, SYN | ACK);
+        }
+        keys.push(nf.orig);
+        keys.push(nf.reply);
+    }
+    for n in 400..600 {
+        keys.push(key(n, proto::TCP));
+    }
+    for now in [T0, T0 + Duration::from_secs(250)] {
+        for k in &keys {
+            let h = ct.hash(k);
+            assert_eq!(ct.confirm(now, k, h, ct.candidate(h)), ct.lookup(now, k), "{k:?} at {now:?}");
+        }
+    }
+}

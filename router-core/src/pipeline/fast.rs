@@ -44,10 +44,11 @@ impl<N: Nat> Pipeline<N> {
                 self.ct.set_reply_seq_next(id, next);
             }
         }
-        let flow = *self.ct.get(id);
+        // Read in place: a copy of the whole flow (120 bytes) cost more than the fields used.
+        let flow = self.ct.get(id);
         let (to, deltas, egress, hop) = match dir {
             Direction::Original => {
-                (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, &flow))
+                (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, flow))
             }
             Direction::Reply => {
                 (flow.orig.reversed(), flow.deltas.negated(), flow.orig_iface, NextHop::Mac(flow.orig_mac))

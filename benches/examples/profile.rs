@@ -1,0 +1,52 @@
+//! A fixed amount of one pipeline workload, for profilers (`valgrind --tool=callgrind`, `perf record`):
+//! `cargo run -p benches --release --example profile -- <fastpath|vlan|newflow> <flows> <batches>`.
+//! Setup is the same as the criterion benchmark's; only the loop after "measuring" matters in a profile.
+
+use std::hint::black_box;
+
+use benches::lab::{self, Batch, FlowSpec, Picker, Templates, Uplinks, WarmRouter, BATCH};
+use router_core::testkit::LAN1;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let what = args.get(1).map_or("fastpath", String::as_str);
+    let flows: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let batches: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let capacity = (flows as u32 * 2).next_power_of_two().max(16_384);
+    let uplinks = if what == "vlan" { Uplinks::Isp1Only } else { Uplinks::Balanced };
+    let mut r = WarmRouter::new(flows, capacity.max(65_536), uplinks, 0x666c_6f77);
+    let templates = if what == "newflow" {
+        let n = (batches * BATCH).min(60_000);
+        Templates::new(&lab::new_flows(n, 9, &r.flows), FlowSpec::opening_frame)
+    } else {
+        Templates::new(&r.flows, FlowSpec::data_frame)
+    };
+    eprintln!("measuring {what}: {flows} flows, {batches} batches");
+    let faults = minor_faults();
+    let start = std::time::Instant::now();
+    let mut batch = Batch::default();
+    let mut picker = Picker::new(1);
+    let mut picks = [0u32; BATCH];
+    for b in 0..batches {
+        if what == "newflow" {
+            let base = (b * BATCH) % (templates.len() - BATCH);
+            picks = core::array::from_fn(|i| (base + i) as u32);
+        } else {
+            picker.batch(templates.len(), &mut picks);
+        }
+        batch.fill(&templates, &picks);
+        black_box(batch.process(&mut r.pipeline, LAN1));
+    }
+    let ns = start.elapsed().as_nanos() as f64 / (batches * BATCH) as f64;
+    eprintln!("{ns:.1} ns per packet (loop only, copy included; one run, not a statistic)");
+    eprintln!("{} minor page faults in the loop", minor_faults() - faults);
+    assert_eq!(r.pipeline.stats().drops.total(), 0, "{:?}", r.pipeline.stats().drops);
+}
+
+/// Minor page faults of this process so far (field 10 of /proc/self/stat), 0 if unreadable.
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
+}
