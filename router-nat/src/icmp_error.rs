@@ -32,10 +32,8 @@ fn fix(frame: &mut [u8], at: usize, acc: u32, udp: bool) {
     if udp && old == 0 {
         return;
     }
-    let mut new = !checksum::fold((!old) as u32 + checksum::fold(acc) as u32);
-    if udp && new == 0 {
-        new = 0xffff;
-    }
+    // Never 0x0000 (which also keeps a UDP checksum from turning into "none"): see `checksum::apply_delta`.
+    let new = checksum::apply_delta(old, checksum::fold(acc));
     frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
 }
 

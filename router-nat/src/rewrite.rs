@@ -246,6 +246,27 @@ mod tests {
     }
 
     #[test]
+    fn echo_reply_translated_to_id_zero_keeps_a_valid_checksum() {
+        // Found by fuzzing: a reply to an internal echo id 0 with sequence 0 and no data is an all-zero ICMP message
+        // after un-NAT; the incremental update used to give it checksum 0x0000, which no receiver accepts.
+        let ext = key(Proto::IcmpEcho, [192, 0, 2, 10], [203, 0, 113, 7], 0, 0);
+        let reply = FlowKey { dport: 1500, ..ext };
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(reply.src.v4_octets(), reply.dst.v4_octets(), 64)
+            .icmpv4_echo_reply(1500, 0)
+            .write(&mut frame, &[])
+            .unwrap();
+        let meta = testutil::meta_of(&frame);
+        assert_eq!(meta.key, reply);
+        let to = FlowKey { dst: FlowAddr::v4([198, 18, 1, 2]), dport: 0, ..reply };
+        rewrite(&mut frame, &meta, &to, deltas_between(&reply, &to));
+        assert_eq!(&frame[meta.l4..meta.end], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+        assert!(testutil::l4_verifies(&frame, &meta));
+        assert!(testutil::ipv4_header_verifies(&frame, &meta));
+    }
+
+    #[test]
     fn later_fragment_rewrites_only_the_ip_header() {
         let orig = key(Proto::Udp, [198, 18, 1, 2], [192, 0, 2, 10], 5353, 53);
         let translated = key(Proto::Udp, [203, 0, 113, 7], [192, 0, 2, 10], 40000, 53);

@@ -408,6 +408,26 @@ mod tests {
     }
 
     #[test]
+    fn echo_reply_to_an_all_zero_request_verifies() {
+        // Found by fuzzing (ipv4 target): id 0, sequence 0, no data: the reply is all zero but its checksum.
+        let mut buf = [0u8; 64];
+        let req = EchoRequest {
+            eth: EthernetRepr { dst: [2, 0, 0, 0, 0, 1], src: [2, 0, 0, 0, 0, 2], vlan: None },
+            src: [198, 18, 1, 2],
+            dst: [198, 18, 1, 1],
+            ident: 0,
+            seq: 0,
+            payload: &[],
+        };
+        let n = emit_echo_request(&mut buf, &req).unwrap();
+        let meta = parse(&buf[..n]).unwrap();
+        assert!(echo_reply_in_place(&mut buf[..n], &meta));
+        let rep = parse(&buf[..n]).unwrap();
+        assert_eq!(&buf[rep.l4..rep.end], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+        assert!(crate::wire::l4_checksum_ok(&buf[..n], &rep));
+    }
+
+    #[test]
     fn error_quotes_the_offending_packet() {
         let offending = fixture();
         let mut buf = [0u8; 700];
