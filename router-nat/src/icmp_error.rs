@@ -8,7 +8,7 @@
 use router_core::drop::DropReason;
 use router_core::flow::{proto, FlowKey};
 use router_core::wire::checksum;
-use router_core::wire::{NetKind, PacketMeta};
+use router_core::wire::{Fragment, NetKind, PacketMeta};
 
 use crate::rewrite::{echo_kind, EchoId};
 
@@ -94,6 +94,8 @@ pub fn rewrite_icmp_error(
     }
     let present = |len: usize| q.l4_checksum_present && q.l4 + len <= q.end;
     let l4_kind = match quoted.proto {
+        // A later fragment carries data where a header would be: addresses only.
+        _ if q.fragment == Fragment::Later => None,
         proto::TCP | proto::UDP if q.l4 + 4 <= q.end => {
             let (at, udp) = if quoted.proto == proto::TCP { (16, false) } else { (6, true) };
             Some(QuotedL4::Ports { csum: present(at + 2).then_some(q.l4 + at), udp })
@@ -239,6 +241,37 @@ mod tests {
         let q = testutil::meta_of(&frame).quoted.unwrap();
         assert_eq!(q.key, orig);
         assert!(checksum::verifies(0, &frame[q.l4..q.end]), "quoted ICMP checksum");
+    }
+
+    #[test]
+    fn icmp_error_quoting_a_later_fragment_translates_addresses_only() {
+        // Found by fuzzing (icmp_errors target): the quoted packet of an error about a later fragment has data
+        // where a header would be, yet the translation wrote ports (or an echo id) into it.
+        let sent = k(Proto::Udp, EXT, REMOTE, 40000, 53);
+        let mut frame = error_about(&sent, REMOTE, 1500);
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        // Make the quoted packet a fragment at offset 8, then fix its header and the ICMP checksums.
+        frame[q.l3 + 6..q.l3 + 8].copy_from_slice(&1u16.to_be_bytes());
+        frame[q.l3 + 10..q.l3 + 12].fill(0);
+        let c = checksum::checksum(&frame[q.l3..q.l4]);
+        frame[q.l3 + 10..q.l3 + 12].copy_from_slice(&c.to_be_bytes());
+        frame[meta.l4 + 2..meta.l4 + 4].fill(0);
+        let c = checksum::checksum(&frame[meta.l4..meta.end]);
+        frame[meta.l4 + 2..meta.l4 + 4].copy_from_slice(&c.to_be_bytes());
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        assert_eq!(q.fragment, Fragment::Later);
+        assert_eq!((q.key.sport, q.key.dport), (0, 0), "a later fragment has no ports");
+        let data_before = frame[q.l4..q.end].to_vec();
+        let outer = FlowKey { src: FlowAddr::v4(REMOTE), dst: FlowAddr::v4(INT), ..meta.key };
+        let orig = FlowKey { src: FlowAddr::v4(INT), ..q.key };
+        rewrite_icmp_error(&mut frame, &meta, &outer, &orig).unwrap();
+        let after = router_core::wire::parse(&frame).unwrap();
+        let aq = after.quoted.unwrap();
+        assert_eq!(aq.key, orig);
+        assert_eq!(&frame[aq.l4..aq.end], &data_before[..], "fragment data untouched");
+        assert_all_verify(&frame);
     }
 
     #[test]

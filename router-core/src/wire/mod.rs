@@ -95,6 +95,9 @@ pub struct Quoted {
     pub key: FlowKey,
     /// True when the quoted L4 header is present up to and including its checksum field.
     pub l4_checksum_present: bool,
+    /// Fragment position of the quoted packet: a later fragment has no L4 header at `l4` (only data), so its
+    /// key has no ports and nothing there may be rewritten as if it were one.
+    pub fragment: Fragment,
 }
 
 /// What [`parse`] learnt of a frame: offsets into it and the fields the pipeline decides on.

@@ -53,6 +53,7 @@ pub(super) fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> 
         let walk = ipv6::walk_extensions(frame, start + ipv6::HEADER_LEN, ip.next_header(), end).map_err(|_| BAD)?;
         q.l4 = walk.l4;
         q.key.proto = walk.protocol;
+        q.fragment = walk.fragment;
         later = walk.fragment == Fragment::Later;
     } else {
         if data.len() < ipv4::MIN_HEADER_LEN {
@@ -68,6 +69,11 @@ pub(super) fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> 
         q.key.proto = ip.protocol();
         q.l4 = start + hl;
         later = ip.frag_offset() != 0;
+        q.fragment = match (later, ip.more_frags()) {
+            (true, _) => Fragment::Later,
+            (false, true) => Fragment::First,
+            (false, false) => Fragment::None,
+        };
     }
     if later {
         return Ok(q);
