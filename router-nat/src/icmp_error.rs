@@ -93,6 +93,7 @@ pub fn rewrite_icmp_error(
         return Err(DropReason::IcmpErrorBadQuote);
     }
     let present = |len: usize| q.l4_checksum_present && q.l4 + len <= q.end;
+    let icmp_of_family = if v4 { proto::ICMP } else { proto::ICMPV6 };
     let l4_kind = match quoted.proto {
         // A later fragment carries data where a header would be: addresses only.
         _ if q.fragment == Fragment::Later => None,
@@ -100,14 +101,16 @@ pub fn rewrite_icmp_error(
             let (at, udp) = if quoted.proto == proto::TCP { (16, false) } else { (6, true) };
             Some(QuotedL4::Ports { csum: present(at + 2).then_some(q.l4 + at), udp })
         }
-        p @ (proto::ICMP | proto::ICMPV6) if q.l4 < q.end => match echo_kind(p, frame[q.l4]) {
+        // Only the family's own ICMP has an echo id (the parser reads none from ICMPv4 inside IPv6, or back).
+        p if p == icmp_of_family && q.l4 < q.end => match echo_kind(p, frame[q.l4]) {
             Some(which) if q.l4 + 6 <= q.end => {
                 Some(QuotedL4::Echo { which, csum: present(4).then_some(q.l4 + 2), pseudo: p == proto::ICMPV6 })
             }
             Some(_) => return Err(DropReason::IcmpErrorBadQuote),
             None => None,
         },
-        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 => return Err(DropReason::IcmpErrorBadQuote),
+        proto::TCP | proto::UDP => return Err(DropReason::IcmpErrorBadQuote),
+        p if p == icmp_of_family => return Err(DropReason::IcmpErrorBadQuote),
         _ => None,
     };
 
@@ -272,6 +275,38 @@ mod tests {
         assert_eq!(aq.key, orig);
         assert_eq!(&frame[aq.l4..aq.end], &data_before[..], "fragment data untouched");
         assert_all_verify(&frame);
+    }
+
+    #[test]
+    fn icmpv6_error_quoting_icmpv4_in_ipv6_leaves_its_bytes_alone() {
+        // Found by fuzzing (icmp_errors target): an IPv6 packet carrying protocol 1 (ICMPv4) whose first byte reads
+        // "echo request" had an echo id written into it, though the parser (rightly) reads no id there.
+        let remote = FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53]);
+        let ext = FlowAddr::v6([0x20, 1, 0xd, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+        let int = FlowAddr::v6([0xfd, 1, 2, 3, 4, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+        let mut ip = etherparse::Ipv6Header {
+            payload_length: 8,
+            next_header: etherparse::IpNumber(proto::ICMP),
+            hop_limit: 64,
+            source: ext.0,
+            destination: remote.0,
+            ..Default::default()
+        }
+        .to_bytes()
+        .to_vec();
+        ip.extend_from_slice(&[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 1]);
+        let mut frame = testutil::icmp_error_frame(remote, ext, 1, 4, &ip);
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        assert_eq!((q.key.proto, q.key.sport, q.key.dport), (proto::ICMP, 0, 0), "no id read from ICMPv4 in IPv6");
+        let outer = FlowKey { src: remote, dst: int, ..meta.key };
+        let orig = FlowKey { src: int, sport: 77, ..q.key };
+        rewrite_icmp_error(&mut frame, &meta, &outer, &orig).unwrap();
+        let after = router_core::wire::parse(&frame).unwrap();
+        let aq = after.quoted.unwrap();
+        assert_eq!(&frame[aq.l4..aq.end], &[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 1], "quoted bytes untouched");
+        assert_eq!(aq.key.src, int);
+        assert!(testutil::l4_verifies(&frame, &after));
     }
 
     #[test]
