@@ -102,6 +102,9 @@ drop_reasons! {
     NatPoolExhausted => "nat_pool_exhausted",
     /// Traffic from a WAN that belongs to no flow.
     UnsolicitedInbound => "unsolicited_inbound",
+    /// A packet of a tracked flow that came in on an interface that direction of the flow never uses: a WAN
+    /// host spoofing a LAN host's address to ride its flow (RFC 3704 ingress filtering).
+    WrongInterface => "wrong_interface",
     /// A TCP segment that cannot start a flow (not a SYN) and matches none.
     TcpNoFlow => "tcp_no_flow",
     /// Addressed to the router on a service it does not offer.

@@ -17,7 +17,7 @@ impl<N: Nat> Pipeline<N> {
         now: Instant,
         frame: &mut Frame<'_>,
         meta: &PacketMeta,
-        _iface: IfaceId,
+        iface: IfaceId,
     ) -> Verdict {
         let Some(q) = meta.quoted else { return Verdict::Drop(DropReason::IcmpErrorBadQuote) };
         // The quoted packet travelled opposite to the error: the error belongs to the direction whose key is
@@ -27,6 +27,10 @@ impl<N: Nat> Pipeline<N> {
         let Some((id, dir)) = self.ct.lookup(now, &k) else {
             return Verdict::Drop(DropReason::IcmpErrorNoFlow);
         };
+        // The error travels like the flow's packets in `dir` do, and must come in where they do.
+        if !self.on_its_side(id, dir, iface) {
+            return Verdict::Drop(DropReason::WrongInterface);
+        }
         let flow = *self.ct.get(id);
         let (quoted_to, outer_to, egress, hop) = match dir {
             // From the far side about a packet we sent out: back to the original sender.

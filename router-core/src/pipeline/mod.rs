@@ -386,11 +386,26 @@ impl<N: Nat> Pipeline<N> {
             return Some(Verdict::Drop(DropReason::Fragment));
         }
         match self.ct.lookup(now, &meta.key) {
+            Some((id, dir)) if !self.on_its_side(id, dir, iface) => Some(Verdict::Drop(DropReason::WrongInterface)),
             Some((id, dir)) => Some(self.fast_path(now, frame, &meta, id, dir)),
             None => {
                 self.misses.push(Miss { index, meta, iface });
                 None
             }
+        }
+    }
+
+    /// Whether a packet of flow `id` travelling in `dir` came in where that direction's packets come from: the
+    /// original direction from the initiator's interface; replies from the interface the flow leaves by or, for a
+    /// flow leaving by an uplink, from any uplink (the internet may route the way back through another one).
+    /// Anything else is spoofed, e.g. a WAN host using a LAN host's address and ports to ride its flow.
+    #[inline]
+    fn on_its_side(&self, id: crate::conntrack::FlowId, dir: crate::flow::Direction, iface: IfaceId) -> bool {
+        let f = self.ct.get(id);
+        let uplink = |i: IfaceId| matches!(self.ifaces[i as usize].role, IfaceRole::Uplink(_));
+        match dir {
+            crate::flow::Direction::Original => iface == f.orig_iface,
+            crate::flow::Direction::Reply => iface == f.egress_iface || (uplink(f.egress_iface) && uplink(iface)),
         }
     }
 

@@ -208,3 +208,32 @@ fn bad_references_in_config_are_refused() {
     cfg.groups[0].push(crate::uplink::Candidate { uplink: crate::uplink::UplinkId(9), distance: 1, weight: 1 });
     assert!(matches!(Pipeline::new(cfg, NoNat), Err(BuildError::BadReference(_))));
 }
+
+#[test]
+fn packets_of_a_flow_arriving_on_the_wrong_side_are_dropped_as_spoofed() {
+    // Found by fuzzing (pipeline target): a frame received on a WAN port carrying a LAN host's address and ports
+    // matched that host's flow in its original direction and was forwarded (out to the internet, or into the
+    // other LAN for a LAN-to-LAN flow).
+    let mut p = router();
+    let out = V4::from_host1(INET).udp(5353, 53, b"query");
+    let Verdict::Forward(wan) = run(&mut p, T0, LAN1, &out).verdict else { panic!("flow not opened") };
+    let lan = V4::from_host1(HOST2).udp(5354, 5000, b"lan");
+    assert_eq!(run(&mut p, T0, LAN1, &lan).verdict, Verdict::Forward(LAN2));
+    let flows = p.conntrack().len();
+    for (port, frame) in [(WAN2, &out), (LAN2, &out), (WAN2, &lan), (LAN2, &lan)] {
+        let mut f = frame.clone();
+        f[6..12].copy_from_slice(&ISP2_MAC);
+        assert_eq!(run(&mut p, T0, port, &f).verdict, Verdict::Drop(DropReason::WrongInterface), "port {port}");
+    }
+    // A spoofed "reply" of the LAN-to-LAN flow from a WAN, too.
+    let fake_reply = V4::from_isp2(HOST2, HOST1).udp(5000, 5354, b"fake");
+    assert_eq!(run(&mut p, T0, WAN2, &fake_reply).verdict, Verdict::Drop(DropReason::WrongInterface));
+    assert_eq!(p.stats().drops.get(DropReason::WrongInterface), 5);
+    assert_eq!(p.conntrack().len(), flows, "spoofed packets create nothing");
+    // Genuine replies still pass, from the flow's uplink or (asymmetric return) from the other one.
+    for port in [wan, if wan == WAN1 { WAN2 } else { WAN1 }] {
+        let from = if port == WAN1 { V4::from_isp1(INET, HOST1) } else { V4::from_isp2(INET, HOST1) };
+        assert_eq!(run(&mut p, T0, port, &from.udp(53, 5353, b"answer")).verdict, Verdict::Forward(LAN1));
+    }
+    assert_eq!(run(&mut p, T0, LAN2, &V4::from_host2(HOST1).udp(5000, 5354, b"r")).verdict, Verdict::Forward(LAN1));
+}
