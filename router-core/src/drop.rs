@@ -60,6 +60,9 @@ drop_reasons! {
     Ipv6ExtensionChainTooLong => "ipv6_extension_chain_too_long",
     /// Source address that can never be a source (multicast, broadcast, loopback, unspecified).
     MartianSource => "martian_source",
+    /// An IPv6 packet with an IPv4-mapped source or destination (`::ffff:0:0/96`): never valid on the wire (RFC
+    /// 4291 2.5.5.2), and its flow key would read as IPv4 (routed, tracked and translated as such).
+    Ipv4MappedAddress => "ipv4_mapped_address",
     /// TTL or hop limit would reach zero on forwarding.
     TtlExpired => "ttl_expired",
     /// A fragment other than the first, for which no flow is known.

@@ -237,3 +237,19 @@ fn packets_of_a_flow_arriving_on_the_wrong_side_are_dropped_as_spoofed() {
     }
     assert_eq!(run(&mut p, T0, LAN2, &V4::from_host2(HOST1).udp(5000, 5354, b"r")).verdict, Verdict::Forward(LAN1));
 }
+
+#[test]
+fn ipv6_with_ipv4_mapped_addresses_is_dropped_not_routed_as_ipv4() {
+    // Found by fuzzing (ipv6_ext target): an IPv6 packet from ::ffff:198.18.1.2 to ::ffff:192.0.2.10 read as an
+    // IPv4 flow (FlowAddr holds IPv4 IPv4-mapped), took the IPv4 default route and left by an uplink as IPv6 with
+    // the LAN address in it, untranslated.
+    let mut p = router();
+    let m = |a: [u8; 4]| [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3]];
+    let f = etherparse::PacketBuilder::ethernet2(HOST1_MAC, RTR_LAN1_MAC).ipv6(m(HOST1), m(INET), 64).udp(1234, 53);
+    let mut frame = Vec::new();
+    f.write(&mut frame, b"leak").unwrap();
+    let out = run(&mut p, T0, LAN1, &frame);
+    assert_eq!(out.verdict, Verdict::Drop(DropReason::Ipv4MappedAddress));
+    assert!(out.generated.is_empty());
+    assert!(p.conntrack().is_empty(), "no flow for it");
+}

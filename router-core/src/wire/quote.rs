@@ -45,7 +45,8 @@ pub(super) fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> 
             return Err(BAD);
         }
         let ip = ipv6::Ipv6Packet::new_unchecked(data);
-        if ip.version() != 6 {
+        // (An IPv4-mapped address would make the quoted key read as IPv4; we never send such packets.)
+        if ip.version() != 6 || ipv6::is_ipv4_mapped(ip.src()) || ipv6::is_ipv4_mapped(ip.dst()) {
             return Err(BAD);
         }
         q.key.src = FlowAddr::v6(ip.src());
