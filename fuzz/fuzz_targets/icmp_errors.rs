@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mhrouter_fuzz::{assert_offsets_sane, checksums_ok, ipv4_header_ok};
+use mhrouter_fuzz::{assert_key_family, assert_offsets_sane, checksums_ok, ipv4_header_ok};
 use router_core::flow::{proto, FlowAddr, FlowKey};
 use router_core::wire::ipv4::{self, Ipv4Packet};
 use router_core::wire::{self, checksum, icmp, Fragment, PacketMeta, Quoted};
@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
 
     let Ok(m) = wire::parse(&frame) else { return };
     assert_offsets_sane(&frame, &m);
+    assert_key_family(&m);
     assert_eq!((m.l3, m.l4), (l3, l4));
     let Some(qd) = m.quoted else { return };
     let before = Verified::of(&frame, &m, &qd);

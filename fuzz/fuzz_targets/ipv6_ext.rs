@@ -12,7 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mhrouter_fuzz::{assert_offsets_sane, checksums_ok, fix_l4};
+use mhrouter_fuzz::{assert_key_family, assert_offsets_sane, checksums_ok, fix_l4};
 use router_core::drop::DropReason as wire_drop;
 use router_core::wire::ethernet::EthernetRepr;
 use router_core::wire::ipv6::{self, next_header};
@@ -56,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(m) = wire::parse(&frame) else { return };
     assert_offsets_sane(&frame, &m);
+    assert_key_family(&m);
     assert_eq!(m.net, NetKind::Ipv6);
     let ip = ipv6::Ipv6Packet::new_checked(&frame[m.l3..]).expect("parse accepted the fixed header");
     let w = ipv6::walk_extensions(&frame, m.l3 + 40, ip.next_header(), m.end).expect("parse walked this chain");

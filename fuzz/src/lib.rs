@@ -83,6 +83,21 @@ pub fn assert_offsets_sane(frame: &[u8], m: &PacketMeta) {
     }
 }
 
+/// A flow key keeps its packet's family: `FlowAddr` stores IPv4 as IPv4-mapped IPv6, so an IPv6 packet whose key
+/// reads as IPv4 (an IPv4-mapped address on the wire) would be routed, tracked and translated as IPv4.
+pub fn assert_key_family(m: &PacketMeta) {
+    let v4 = m.net != NetKind::Ipv6;
+    assert!(
+        m.key.src.is_v4() == v4 && m.key.dst.is_v4() == v4,
+        "{:?} packet with flow key {:?}: the key reads as the other family",
+        m.net,
+        m.key
+    );
+    if let Some(q) = m.quoted {
+        assert!(q.key.src.is_v4() == v4 && q.key.dst.is_v4() == v4, "quoted key {:?} of the other family", q.key);
+    }
+}
+
 /// True when the IPv4 header (if any) verifies.
 pub fn ipv4_header_ok(frame: &[u8], m: &PacketMeta) -> bool {
     m.net != NetKind::Ipv4 || checksum::verifies(0, &frame[m.l3..m.l4])
@@ -100,6 +115,7 @@ pub fn checksums_ok(frame: &[u8], m: &PacketMeta) -> bool {
 pub fn assert_emitted(port: PortId, frame: &[u8], l4_must_verify: bool) -> PacketMeta {
     let m = wire::parse(frame).unwrap_or_else(|r| panic!("emitted an unparsable frame on port {port} ({r:?}): {frame:02x?}"));
     assert_offsets_sane(frame, &m);
+    assert_key_family(&m);
     assert!(ipv4_header_ok(frame, &m), "IPv4 header checksum of an emitted frame on port {port}: {frame:02x?}");
     if l4_must_verify {
         assert!(wire::l4_checksum_ok(frame, &m), "L4 checksum of an emitted frame on port {port}: {:?} {frame:02x?}", m.key);
