@@ -116,8 +116,11 @@ fn nd_case(frame: &[u8], tagged: bool) {
         assert_eq!(ns.source_lla(), expect_lla, "source LLA option only from a specified address");
     }
     let flags = icmpv6::na_flags::SOLICITED | icmpv6::na_flags::OVERRIDE;
-    // (An NA comes from the target address itself; a multicast or loopback "target" would be a martian source.)
-    let from = if router_core::wire::ipv6::is_martian_source(target) || target == [0; 16] { m.key.src.0 } else { target };
+    // (An NA comes from the target address itself, which the router only answers for its own addresses: a
+    // multicast, loopback, unspecified or IPv4-mapped "target" would not parse as a source.)
+    use router_core::wire::ipv6::{is_ipv4_mapped, is_martian_source};
+    let odd = is_martian_source(target) || target == [0; 16] || is_ipv4_mapped(target);
+    let from = if odd { m.key.src.0 } else { target };
     let n = icmpv6::emit_neighbor_advertisement(&mut buf, &eth, from, m.key.src.0, target, flags).expect("NA fits");
     let r = wire::parse(&buf[..n]).unwrap_or_else(|e| panic!("our NA does not parse: {e:?}"));
     assert!(checksums_ok(&buf[..n], &r), "our NA verifies");
