@@ -280,22 +280,28 @@ pub fn reply_to(port: PortId, sent: &[u8]) -> Option<(PortId, Vec<u8>)> {
 /// holds flows in several states). `each` sees every frame pushed and its outcome (for the seed corpus).
 pub fn router_with(each: impl FnMut(PortId, &[u8], &Out)) -> Pipeline<Snat> {
     let mut p = Pipeline::new(config(), snat()).expect("lab pipeline");
-    rewarm(&mut p, T0, each);
+    rewarm(&mut p, T0, 1, each);
     p
 }
 
-/// Brings a lab router back to steady state at `now`: neighbors announced, both uplinks live, the [`FLOWS`] flows
-/// (re)opened and every other one answered. `each` sees every frame pushed and its outcome.
-pub fn rewarm<N: router_core::nat::Nat>(p: &mut Pipeline<N>, now: Instant, mut each: impl FnMut(PortId, &[u8], &Out)) {
+/// Brings a lab router back to steady state at `now`: neighbors announced, both uplinks live, every `stride`-th of
+/// the [`FLOWS`] flows (re)opened and every other one of those answered. `each` sees every frame pushed and its
+/// outcome.
+pub fn rewarm<N: router_core::nat::Nat>(
+    p: &mut Pipeline<N>,
+    now: Instant,
+    stride: usize,
+    mut each: impl FnMut(PortId, &[u8], &Out),
+) {
     warm(p, now);
     for (port, f) in warm_v6_frames() {
         let out = run(p, now, port, &f);
         each(port, &f, &out);
     }
-    for (i, (port, f)) in flow_frames().into_iter().enumerate() {
+    for (i, (port, f)) in flow_frames().into_iter().enumerate().step_by(stride.max(1)) {
         let out = run(p, now, port, &f);
         each(port, &f, &out);
-        if let (Verdict::Forward(egress), true) = (out.verdict, i % 2 == 0) {
+        if let (Verdict::Forward(egress), true) = (out.verdict, (i / stride.max(1)) % 2 == 0) {
             if let Some((rport, r)) = reply_to(egress, &out.frame) {
                 let back = run(p, now, rport, &r);
                 each(rport, &r, &back);
