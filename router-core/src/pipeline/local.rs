@@ -108,7 +108,8 @@ impl<N: Nat> Pipeline<N> {
         if matches!(meta.key.proto, proto::ICMP | proto::ICMPV6) {
             match meta.icmp {
                 Some((t, 0)) if t == echo.0 => {
-                    return if icmp::echo_reply_in_place(frame.bytes_mut(), meta) {
+                    let our_mac = self.ifaces[iface as usize].mac;
+                    return if icmp::echo_reply_in_place(frame.bytes_mut(), meta, our_mac) {
                         Verdict::Forward(frame.ingress)
                     } else {
                         Verdict::Drop(DropReason::LocalUnhandled)

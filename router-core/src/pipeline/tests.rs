@@ -253,3 +253,17 @@ fn ipv6_with_ipv4_mapped_addresses_is_dropped_not_routed_as_ipv4() {
     assert!(out.generated.is_empty());
     assert!(p.conntrack().is_empty(), "no flow for it");
 }
+
+#[test]
+fn echo_replies_come_from_our_mac_whatever_mac_the_request_was_sent_to() {
+    // Found by fuzzing (pipeline target, source MAC invariant): the reply took the request's destination MAC as
+    // its source, so a request sent to broadcast or to another MAC was answered from that MAC.
+    let mut p = router();
+    for dst_mac in [[0xff; 6], [0x02, 0x69, 0x68, 0, 0, 1], RTR_LAN1_MAC] {
+        let req = V4 { dst_mac, ..V4::from_host1(RTR_LAN1) }.echo_request(7, 1);
+        let out = run(&mut p, T0, LAN1, &req);
+        assert_eq!(out.verdict, Verdict::Forward(LAN1));
+        let m = wire::parse(&out.frame).unwrap();
+        assert_eq!((m.src_mac, m.dst_mac), (RTR_LAN1_MAC, HOST1_MAC), "request to {dst_mac:02x?}");
+    }
+}
