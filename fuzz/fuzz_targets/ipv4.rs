@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     // (The pipeline answers only echoes to its own unicast addresses: a martian destination would come back as
     // a martian source.)
     let mut f = frame.clone();
-    if !ipv4::is_martian_source(m.key.dst.v4_octets()) && icmp::echo_reply_in_place(&mut f, &m) {
+    if !ipv4::is_martian_source(m.key.dst.v4_octets()) && icmp::echo_reply_in_place(&mut f, &m, [2, 0, 0, 0, 0, 9]) {
         let r = wire::parse(&f).expect("echo reply parses");
         assert_eq!((r.key.src, r.key.dst), (m.key.dst, m.key.src));
         assert_eq!(r.icmp.map(|(t, _)| t), Some(icmp::types::ECHO_REPLY));

@@ -75,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let mut f = frame.clone();
-    if m.key.dst.0[0] != 0xff && wire::icmp::echo_reply_in_place(&mut f, &m) {
+    if m.key.dst.0[0] != 0xff && wire::icmp::echo_reply_in_place(&mut f, &m, [2, 0, 0, 0, 0, 9]) {
         if let Ok(r) = wire::parse(&f) {
             assert_eq!((r.key.src, r.key.dst), (m.key.dst, m.key.src));
             assert!(!l4_ok || checksums_ok(&f, &r), "echo reply checksum");

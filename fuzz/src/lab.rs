@@ -60,6 +60,17 @@ pub fn is_lan_address(a: FlowAddr) -> bool {
     }
 }
 
+/// The router's MAC on a lab port.
+pub fn our_mac(port: PortId) -> Option<[u8; 6]> {
+    match port {
+        LAN1 => Some(RTR_LAN1_MAC),
+        LAN2 => Some(RTR_LAN2_MAC),
+        WAN1 => Some(RTR_WAN1_MAC),
+        WAN2 => Some(RTR_WAN2_MAC),
+        _ => None,
+    }
+}
+
 /// True for the ports of the lab's uplinks.
 pub fn is_wan_port(port: PortId) -> bool {
     port == WAN1 || port == WAN2

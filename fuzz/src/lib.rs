@@ -111,7 +111,8 @@ pub fn checksums_ok(frame: &[u8], m: &PacketMeta) -> bool {
 /// The invariants of a frame the router sends on `port`: it parses; its IPv4 header checksum verifies; its L4
 /// checksum verifies when `l4_must_verify` (a forwarded frame whose checksum was already bad stays bad: routers do
 /// not check L4 checksums in transit); and a frame leaving by a WAN port never carries a LAN source address (in
-/// its header, or as the destination of the packet an ICMP error quotes). Returns the parse.
+/// its header, or as the destination of the packet an ICMP error quotes); its source MAC is the router's MAC on that
+/// port. Returns the parse.
 pub fn assert_emitted(port: PortId, frame: &[u8], l4_must_verify: bool) -> PacketMeta {
     let m = wire::parse(frame).unwrap_or_else(|r| panic!("emitted an unparsable frame on port {port} ({r:?}): {frame:02x?}"));
     assert_offsets_sane(frame, &m);
@@ -120,6 +121,7 @@ pub fn assert_emitted(port: PortId, frame: &[u8], l4_must_verify: bool) -> Packe
     if l4_must_verify {
         assert!(wire::l4_checksum_ok(frame, &m), "L4 checksum of an emitted frame on port {port}: {:?} {frame:02x?}", m.key);
     }
+    assert_eq!(Some(m.src_mac), lab::our_mac(port), "a frame leaves port {port} with a source MAC not ours: {frame:02x?}");
     if lab::is_wan_port(port) {
         assert!(!lab::is_lan_address(m.key.src), "LAN source {:?} leaves by WAN port {port}: {frame:02x?}", m.key.src);
         if let Some(q) = m.quoted {
