@@ -60,6 +60,9 @@ drop_reasons! {
     Ipv6ExtensionChainTooLong => "ipv6_extension_chain_too_long",
     /// Source address that can never be a source (multicast, broadcast, loopback, unspecified).
     MartianSource => "martian_source",
+    /// An IPv6 packet with an IPv4-mapped source or destination (`::ffff:0:0/96`): never valid on the wire (RFC
+    /// 4291 2.5.5.2), and its flow key would read as IPv4 (routed, tracked and translated as such).
+    Ipv4MappedAddress => "ipv4_mapped_address",
     /// TTL or hop limit would reach zero on forwarding.
     TtlExpired => "ttl_expired",
     /// A fragment other than the first, for which no flow is known.
@@ -106,6 +109,9 @@ drop_reasons! {
     NatPoolExhausted => "nat_pool_exhausted",
     /// Traffic from a WAN that belongs to no flow.
     UnsolicitedInbound => "unsolicited_inbound",
+    /// A packet of a tracked flow that came in on an interface that direction of the flow never uses: a WAN
+    /// host spoofing a LAN host's address to ride its flow (RFC 3704 ingress filtering).
+    WrongInterface => "wrong_interface",
     /// A TCP segment that cannot start a flow (not a SYN) and matches none.
     TcpNoFlow => "tcp_no_flow",
     /// Addressed to the router on a service it does not offer.

@@ -8,7 +8,7 @@
 use router_core::drop::DropReason;
 use router_core::flow::{proto, FlowKey};
 use router_core::wire::checksum;
-use router_core::wire::{NetKind, PacketMeta};
+use router_core::wire::{Fragment, NetKind, PacketMeta};
 
 use crate::rewrite::{echo_kind, EchoId};
 
@@ -32,10 +32,8 @@ fn fix(frame: &mut [u8], at: usize, acc: u32, udp: bool) {
     if udp && old == 0 {
         return;
     }
-    let mut new = !checksum::fold((!old) as u32 + checksum::fold(acc) as u32);
-    if udp && new == 0 {
-        new = 0xffff;
-    }
+    // Never 0x0000 (which also keeps a UDP checksum from turning into "none"): see `checksum::apply_delta`.
+    let new = checksum::apply_delta(old, checksum::fold(acc));
     frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
 }
 
@@ -95,19 +93,24 @@ pub fn rewrite_icmp_error(
         return Err(DropReason::IcmpErrorBadQuote);
     }
     let present = |len: usize| q.l4_checksum_present && q.l4 + len <= q.end;
+    let icmp_of_family = if v4 { proto::ICMP } else { proto::ICMPV6 };
     let l4_kind = match quoted.proto {
+        // A later fragment carries data where a header would be: addresses only.
+        _ if q.fragment == Fragment::Later => None,
         proto::TCP | proto::UDP if q.l4 + 4 <= q.end => {
             let (at, udp) = if quoted.proto == proto::TCP { (16, false) } else { (6, true) };
             Some(QuotedL4::Ports { csum: present(at + 2).then_some(q.l4 + at), udp })
         }
-        p @ (proto::ICMP | proto::ICMPV6) if q.l4 < q.end => match echo_kind(p, frame[q.l4]) {
+        // Only the family's own ICMP has an echo id (the parser reads none from ICMPv4 inside IPv6, or back).
+        p if p == icmp_of_family && q.l4 < q.end => match echo_kind(p, frame[q.l4]) {
             Some(which) if q.l4 + 6 <= q.end => {
                 Some(QuotedL4::Echo { which, csum: present(4).then_some(q.l4 + 2), pseudo: p == proto::ICMPV6 })
             }
             Some(_) => return Err(DropReason::IcmpErrorBadQuote),
             None => None,
         },
-        proto::TCP | proto::UDP | proto::ICMP | proto::ICMPV6 => return Err(DropReason::IcmpErrorBadQuote),
+        proto::TCP | proto::UDP => return Err(DropReason::IcmpErrorBadQuote),
+        p if p == icmp_of_family => return Err(DropReason::IcmpErrorBadQuote),
         _ => None,
     };
 
@@ -241,6 +244,69 @@ mod tests {
         let q = testutil::meta_of(&frame).quoted.unwrap();
         assert_eq!(q.key, orig);
         assert!(checksum::verifies(0, &frame[q.l4..q.end]), "quoted ICMP checksum");
+    }
+
+    #[test]
+    fn icmp_error_quoting_a_later_fragment_translates_addresses_only() {
+        // Found by fuzzing (icmp_errors target): the quoted packet of an error about a later fragment has data
+        // where a header would be, yet the translation wrote ports (or an echo id) into it.
+        let sent = k(Proto::Udp, EXT, REMOTE, 40000, 53);
+        let mut frame = error_about(&sent, REMOTE, 1500);
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        // Make the quoted packet a fragment at offset 8, then fix its header and the ICMP checksums.
+        frame[q.l3 + 6..q.l3 + 8].copy_from_slice(&1u16.to_be_bytes());
+        frame[q.l3 + 10..q.l3 + 12].fill(0);
+        let c = checksum::checksum(&frame[q.l3..q.l4]);
+        frame[q.l3 + 10..q.l3 + 12].copy_from_slice(&c.to_be_bytes());
+        frame[meta.l4 + 2..meta.l4 + 4].fill(0);
+        let c = checksum::checksum(&frame[meta.l4..meta.end]);
+        frame[meta.l4 + 2..meta.l4 + 4].copy_from_slice(&c.to_be_bytes());
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        assert_eq!(q.fragment, Fragment::Later);
+        assert_eq!((q.key.sport, q.key.dport), (0, 0), "a later fragment has no ports");
+        let data_before = frame[q.l4..q.end].to_vec();
+        let outer = FlowKey { src: FlowAddr::v4(REMOTE), dst: FlowAddr::v4(INT), ..meta.key };
+        let orig = FlowKey { src: FlowAddr::v4(INT), ..q.key };
+        rewrite_icmp_error(&mut frame, &meta, &outer, &orig).unwrap();
+        let after = router_core::wire::parse(&frame).unwrap();
+        let aq = after.quoted.unwrap();
+        assert_eq!(aq.key, orig);
+        assert_eq!(&frame[aq.l4..aq.end], &data_before[..], "fragment data untouched");
+        assert_all_verify(&frame);
+    }
+
+    #[test]
+    fn icmpv6_error_quoting_icmpv4_in_ipv6_leaves_its_bytes_alone() {
+        // Found by fuzzing (icmp_errors target): an IPv6 packet carrying protocol 1 (ICMPv4) whose first byte reads
+        // "echo request" had an echo id written into it, though the parser (rightly) reads no id there.
+        let remote = FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53]);
+        let ext = FlowAddr::v6([0x20, 1, 0xd, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+        let int = FlowAddr::v6([0xfd, 1, 2, 3, 4, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+        let mut ip = etherparse::Ipv6Header {
+            payload_length: 8,
+            next_header: etherparse::IpNumber(proto::ICMP),
+            hop_limit: 64,
+            source: ext.0,
+            destination: remote.0,
+            ..Default::default()
+        }
+        .to_bytes()
+        .to_vec();
+        ip.extend_from_slice(&[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 1]);
+        let mut frame = testutil::icmp_error_frame(remote, ext, 1, 4, &ip);
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        assert_eq!((q.key.proto, q.key.sport, q.key.dport), (proto::ICMP, 0, 0), "no id read from ICMPv4 in IPv6");
+        let outer = FlowKey { src: remote, dst: int, ..meta.key };
+        let orig = FlowKey { src: int, sport: 77, ..q.key };
+        rewrite_icmp_error(&mut frame, &meta, &outer, &orig).unwrap();
+        let after = router_core::wire::parse(&frame).unwrap();
+        let aq = after.quoted.unwrap();
+        assert_eq!(&frame[aq.l4..aq.end], &[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 1], "quoted bytes untouched");
+        assert_eq!(aq.key.src, int);
+        assert!(testutil::l4_verifies(&frame, &after));
     }
 
     #[test]

@@ -47,22 +47,19 @@ fn normalize(d: u16) -> u16 {
 
 pub use router_core::nat::deltas_between;
 
-/// Applies a folded delta to the big-endian checksum at `at`; ones' complement zero deltas change nothing.
+/// Applies a folded delta to the big-endian checksum at `at`. A ones' complement zero delta changes nothing but a
+/// checksum of 0x0000, which becomes 0xffff: the words it covers may now all be zero (an echo id of 0xffff turned
+/// into 0), and 0xffff is the form every receiver accepts (see `checksum::apply_delta`).
 #[inline]
 fn apply_at(frame: &mut [u8], at: usize, delta: u16, udp: bool) {
     let delta = normalize(delta);
-    if delta == 0 {
-        return;
-    }
     let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
     if udp && old == 0 {
         // A zero UDP checksum means "none" (IPv4); it stays none.
         return;
     }
-    let mut new = checksum::apply_delta(old, delta);
-    if udp && new == 0 {
-        new = 0xffff;
-    }
+    // Never 0x0000, so a UDP checksum never turns into "none" either.
+    let new = checksum::apply_delta(old, delta);
     frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
 }
 
@@ -242,6 +239,49 @@ mod tests {
         let translated = key(Proto::Udp, [198, 18, 1, 2], [192, 0, 2, 10], p, 53);
         rewrite(&mut frame, &meta, &translated, deltas_between(&orig, &translated));
         assert_eq!(&frame[meta.l4 + 6..meta.l4 + 8], &[0xff, 0xff]);
+        assert!(testutil::l4_verifies(&frame, &meta));
+    }
+
+    #[test]
+    fn echo_reply_translated_to_id_zero_keeps_a_valid_checksum() {
+        // Found by fuzzing: a reply to an internal echo id 0 with sequence 0 and no data is an all-zero ICMP message
+        // after un-NAT; the incremental update used to give it checksum 0x0000, which no receiver accepts.
+        let ext = key(Proto::IcmpEcho, [192, 0, 2, 10], [203, 0, 113, 7], 0, 0);
+        let reply = FlowKey { dport: 1500, ..ext };
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(reply.src.v4_octets(), reply.dst.v4_octets(), 64)
+            .icmpv4_echo_reply(1500, 0)
+            .write(&mut frame, &[])
+            .unwrap();
+        let meta = testutil::meta_of(&frame);
+        assert_eq!(meta.key, reply);
+        let to = FlowKey { dst: FlowAddr::v4([198, 18, 1, 2]), dport: 0, ..reply };
+        rewrite(&mut frame, &meta, &to, deltas_between(&reply, &to));
+        assert_eq!(&frame[meta.l4..meta.end], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+        assert!(testutil::l4_verifies(&frame, &meta));
+        assert!(testutil::ipv4_header_verifies(&frame, &meta));
+    }
+
+    #[test]
+    fn echo_reply_from_id_ffff_to_id_zero_keeps_a_valid_checksum() {
+        // Found by fuzzing (nat_roundtrip target): id 0xffff -> 0 is a ones' complement zero delta, which was
+        // skipped; the reply (seq 0, no data, checksum 0x0000) became all zero and failed to verify.
+        let ext = key(Proto::IcmpEcho, [192, 0, 2, 10], [198, 51, 100, 2], 0, 0);
+        let reply = FlowKey { dport: 0xffff, ..ext };
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(reply.src.v4_octets(), reply.dst.v4_octets(), 64)
+            .icmpv4_echo_reply(0xffff, 0)
+            .write(&mut frame, &[])
+            .unwrap();
+        let meta = testutil::meta_of(&frame);
+        assert_eq!(&frame[meta.l4 + 2..meta.l4 + 4], &[0, 0], "0xffff id: the checksum is 0x0000");
+        let to = FlowKey { dst: FlowAddr::v4([198, 18, 1, 2]), dport: 0, ..reply };
+        let d = deltas_between(&reply, &to);
+        assert_eq!(d.l4, 0, "a ones' complement zero delta");
+        rewrite(&mut frame, &meta, &to, d);
+        assert_eq!(&frame[meta.l4..meta.end], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
         assert!(testutil::l4_verifies(&frame, &meta));
     }
 

@@ -17,7 +17,7 @@ impl<N: Nat> Pipeline<N> {
         now: Instant,
         frame: &mut Frame<'_>,
         meta: &PacketMeta,
-        _iface: IfaceId,
+        iface: IfaceId,
     ) -> Verdict {
         let Some(q) = meta.quoted else { return Verdict::Drop(DropReason::IcmpErrorBadQuote) };
         // RFC 5508 REQ-3a: an error whose quoted IPv4 header fails its checksum was corrupted or forged.
@@ -31,6 +31,10 @@ impl<N: Nat> Pipeline<N> {
         let Some((id, dir)) = self.ct.lookup(now, &k) else {
             return Verdict::Drop(DropReason::IcmpErrorNoFlow);
         };
+        // The error travels like the flow's packets in `dir` do, and must come in where they do.
+        if !self.on_its_side(id, dir, iface) {
+            return Verdict::Drop(DropReason::WrongInterface);
+        }
         let flow = *self.ct.get(id);
         let (quoted_to, outer_to, egress, hop) = match dir {
             // From the far side about a packet we sent out: back to the original sender.

@@ -108,13 +108,12 @@ impl<N: Nat> Pipeline<N> {
         if matches!(meta.key.proto, proto::ICMP | proto::ICMPV6) {
             match meta.icmp {
                 Some((t, 0)) if t == echo.0 => {
-                    if !icmp::echo_reply_in_place(frame.bytes_mut(), meta) {
-                        return Verdict::Drop(DropReason::LocalUnhandled);
-                    }
-                    // The request may have come to a broadcast or multicast MAC: answer from our own.
                     let our_mac = self.ifaces[iface as usize].mac;
-                    crate::wire::ethernet::set_macs(frame.bytes_mut(), meta.src_mac, our_mac);
-                    return Verdict::Forward(frame.ingress);
+                    return if icmp::echo_reply_in_place(frame.bytes_mut(), meta, our_mac) {
+                        Verdict::Forward(frame.ingress)
+                    } else {
+                        Verdict::Drop(DropReason::LocalUnhandled)
+                    };
                 }
                 Some((t, 0)) if t == echo.1 => {
                     if let Some(u) = self.probe_uplink(meta, iface) {

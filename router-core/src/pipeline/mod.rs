@@ -389,6 +389,10 @@ impl<N: Nat> Pipeline<N> {
         }
         for (k, p) in pending.iter().enumerate() {
             match p.found {
+                // A flow's packets come in on its own sides only; anything else is spoofed.
+                Some((id, dir)) if !self.on_its_side(id, dir, p.iface) => {
+                    verdicts[p.index] = Verdict::Drop(DropReason::WrongInterface)
+                }
                 Some((id, dir)) => verdicts[p.index] = self.fast_path(now, &mut frames[p.index], &p.meta, id, dir),
                 None => self.misses.push(k as u16),
             }
@@ -441,6 +445,20 @@ impl<N: Nat> Pipeline<N> {
         }
         self.pending.push(Pending { index, meta, iface, hash: 0, candidate: None, found: None });
         None
+    }
+
+    /// Whether a packet of flow `id` travelling in `dir` came in where that direction's packets come from: the
+    /// original direction from the initiator's interface; replies from the interface the flow leaves by or, for a
+    /// flow leaving by an uplink, from any uplink (the internet may route the way back through another one).
+    /// Anything else is spoofed, e.g. a WAN host using a LAN host's address and ports to ride its flow.
+    #[inline]
+    fn on_its_side(&self, id: crate::conntrack::FlowId, dir: crate::flow::Direction, iface: IfaceId) -> bool {
+        let f = self.ct.get(id);
+        let uplink = |i: IfaceId| matches!(self.ifaces[i as usize].role, IfaceRole::Uplink(_));
+        match dir {
+            crate::flow::Direction::Original => iface == f.orig_iface,
+            crate::flow::Direction::Reply => iface == f.egress_iface || (uplink(f.egress_iface) && uplink(iface)),
+        }
     }
 
     /// The interface a frame belongs to, from its port and VLAN tag.

@@ -28,6 +28,9 @@ impl<N: Nat> Pipeline<N> {
     ) -> Verdict {
         // An earlier packet of this batch may have created the flow.
         if let Some((id, dir)) = self.ct.lookup(now, &meta.key) {
+            if !self.on_its_side(id, dir, iface) {
+                return Verdict::Drop(DropReason::WrongInterface);
+            }
             return self.fast_path(now, frame, meta, id, dir);
         }
         if self.local_iface(meta.key.dst).is_some() || super::local::is_nd(meta) {

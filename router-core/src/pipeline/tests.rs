@@ -224,3 +224,65 @@ fn unicast_frames_for_another_mac_are_not_routed() {
     assert_eq!(out.verdict, Verdict::Forward(LAN1), "but answered locally");
     assert_eq!((&out.frame[..6], &out.frame[6..12]), (&HOST1_MAC[..], &RTR_LAN1_MAC[..]), "from our own MAC");
 }
+
+#[test]
+fn packets_of_a_flow_arriving_on_the_wrong_side_are_dropped_as_spoofed() {
+    // Found by fuzzing (pipeline target): a frame received on a WAN port carrying a LAN host's address and ports
+    // matched that host's flow in its original direction and was forwarded (out to the internet, or into the
+    // other LAN for a LAN-to-LAN flow).
+    let mut p = router();
+    let out = V4::from_host1(INET).udp(5353, 53, b"query");
+    let Verdict::Forward(wan) = run(&mut p, T0, LAN1, &out).verdict else { panic!("flow not opened") };
+    let lan = V4::from_host1(HOST2).udp(5354, 5000, b"lan");
+    assert_eq!(run(&mut p, T0, LAN1, &lan).verdict, Verdict::Forward(LAN2));
+    let flows = p.conntrack().len();
+    for (port, frame) in [(WAN2, &out), (LAN2, &out), (WAN2, &lan), (LAN2, &lan)] {
+        let mut f = frame.clone();
+        // Addressed to the receiving interface, so that the spoofing check is what decides.
+        f[..6].copy_from_slice(if port == WAN2 { &RTR_WAN2_MAC } else { &RTR_LAN2_MAC });
+        f[6..12].copy_from_slice(&ISP2_MAC);
+        assert_eq!(run(&mut p, T0, port, &f).verdict, Verdict::Drop(DropReason::WrongInterface), "port {port}");
+    }
+    // A spoofed "reply" of the LAN-to-LAN flow from a WAN, too.
+    let fake_reply = V4::from_isp2(HOST2, HOST1).udp(5000, 5354, b"fake");
+    assert_eq!(run(&mut p, T0, WAN2, &fake_reply).verdict, Verdict::Drop(DropReason::WrongInterface));
+    assert_eq!(p.stats().drops.get(DropReason::WrongInterface), 5);
+    assert_eq!(p.conntrack().len(), flows, "spoofed packets create nothing");
+    // Genuine replies still pass, from the flow's uplink or (asymmetric return) from the other one.
+    for port in [wan, if wan == WAN1 { WAN2 } else { WAN1 }] {
+        let from = if port == WAN1 { V4::from_isp1(INET, HOST1) } else { V4::from_isp2(INET, HOST1) };
+        assert_eq!(run(&mut p, T0, port, &from.udp(53, 5353, b"answer")).verdict, Verdict::Forward(LAN1));
+    }
+    assert_eq!(run(&mut p, T0, LAN2, &V4::from_host2(HOST1).udp(5000, 5354, b"r")).verdict, Verdict::Forward(LAN1));
+}
+
+#[test]
+fn ipv6_with_ipv4_mapped_addresses_is_dropped_not_routed_as_ipv4() {
+    // Found by fuzzing (ipv6_ext target): an IPv6 packet from ::ffff:198.18.1.2 to ::ffff:192.0.2.10 read as an
+    // IPv4 flow (FlowAddr holds IPv4 IPv4-mapped), took the IPv4 default route and left by an uplink as IPv6 with
+    // the LAN address in it, untranslated.
+    let mut p = router();
+    let m = |a: [u8; 4]| [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3]];
+    let f = etherparse::PacketBuilder::ethernet2(HOST1_MAC, RTR_LAN1_MAC).ipv6(m(HOST1), m(INET), 64).udp(1234, 53);
+    let mut frame = Vec::new();
+    f.write(&mut frame, b"leak").unwrap();
+    let out = run(&mut p, T0, LAN1, &frame);
+    assert_eq!(out.verdict, Verdict::Drop(DropReason::Ipv4MappedAddress));
+    assert!(out.generated.is_empty());
+    assert!(p.conntrack().is_empty(), "no flow for it");
+}
+
+#[test]
+fn echo_replies_come_from_our_mac_whatever_mac_the_request_was_sent_to() {
+    // Found by fuzzing (pipeline target, source MAC invariant): the reply took the request's destination MAC as
+    // its source, so a request sent to broadcast or to another MAC was answered from that MAC.
+    let mut p = router();
+    // (A request to another host's unicast MAC is not ours at all: see the not-our-MAC test.)
+    for dst_mac in [[0xff; 6], [0x01, 0x00, 0x5e, 0, 0, 1], RTR_LAN1_MAC] {
+        let req = V4 { dst_mac, ..V4::from_host1(RTR_LAN1) }.echo_request(7, 1);
+        let out = run(&mut p, T0, LAN1, &req);
+        assert_eq!(out.verdict, Verdict::Forward(LAN1));
+        let m = wire::parse(&out.frame).unwrap();
+        assert_eq!((m.src_mac, m.dst_mac), (RTR_LAN1_MAC, HOST1_MAC), "request to {dst_mac:02x?}");
+    }
+}

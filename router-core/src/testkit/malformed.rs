@@ -73,6 +73,16 @@ pub(crate) fn v6_from(src: [u8; 16], next: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+pub(crate) fn mapped(a: [u8; 4]) -> [u8; 16] {
+    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3]]
+}
+
+/// Replaces the destination of an IPv6 frame built by `v6*`.
+pub(crate) fn with_dst6(mut f: Vec<u8>, dst: [u8; 16]) -> Vec<u8> {
+    f[14 + 24..14 + 40].copy_from_slice(&dst);
+    f
+}
+
 pub(crate) fn v6(next: u8, payload: &[u8]) -> Vec<u8> {
     v6_from(SRC6, next, payload)
 }
@@ -203,6 +213,11 @@ pub fn malformed_cases() -> Vec<(&'static str, Vec<u8>, DropReason)> {
         ("IPv6 extension header past the payload", v6(0, &[6, 1, 1, 4, 0, 0, 0, 0, 0, 0]), Ipv6BadExtensionHeader),
         ("IPv6 extension header cut at 4 bytes", v6(43, &[6, 0, 0, 0]), Ipv6BadExtensionHeader),
         ("IPv6 AH past the payload", v6(51, &[6, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Ipv6BadExtensionHeader),
+        // Found by fuzzing (ipv6_ext target, flow key family invariant): these read as IPv4 flows, and from a LAN
+        // left by an IPv4 uplink with the LAN address untranslated.
+        ("IPv4-mapped source", v6_from(mapped(SRC4), 17, &udp(8, 8, 1, 2)), Ipv4MappedAddress),
+        ("IPv4-mapped destination", with_dst6(v6(17, &udp(8, 8, 1, 2)), mapped(DST4)), Ipv4MappedAddress),
+        ("IPv4-mapped both", with_dst6(v6_from(mapped(SRC4), 6, &tcp(2, 5, 20)), mapped(DST4)), Ipv4MappedAddress),
         ("martian ff02::1 source", v6_from(ff02_1, 17, &udp(8, 8, 1, 2)), MartianSource),
         ("martian ::1 source", v6_from(loopback6, 6, &tcp(2, 5, 20)), MartianSource),
         ("unspecified source on UDP", v6_from([0; 16], 17, &udp(8, 8, 546, 547)), MartianSource),
@@ -257,6 +272,11 @@ pub fn malformed_cases() -> Vec<(&'static str, Vec<u8>, DropReason)> {
             IcmpErrorBadQuote,
         ),
         ("ICMPv6 error quoting 30 bytes", v6(58, &icmp_msg(1, 0, [0; 4], &quoted_v6_udp()[..30])), IcmpErrorBadQuote),
+        (
+            "ICMPv6 error quoting an IPv4-mapped source",
+            v6(58, &icmp_msg(1, 4, [0; 4], &v6_from(mapped(SRC4), 17, &udp(8, 8, 1, 2))[14..])),
+            IcmpErrorBadQuote,
+        ),
         (
             "ICMPv6 error quoting an ICMPv6 error",
             v6(58, &icmp_msg(3, 0, [0; 4], &v6(58, &icmp_msg(1, 4, [0; 4], &quoted_v6_udp()))[14..])),

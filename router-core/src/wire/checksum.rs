@@ -66,11 +66,24 @@ pub fn verifies(acc: u32, data: &[u8]) -> bool {
 
 /// RFC 1624 eqn. 3: the new checksum after 16-bit words `old` were replaced by `new`.
 ///
-/// `old` and `new` must have the same, even, length.
+/// `old` and `new` must have the same, even, length. Never returns 0x0000 (see [`apply_delta`]).
 #[inline]
 pub fn update(hc: u16, old: &[u8], new: &[u8]) -> u16 {
     debug_assert_eq!(old.len(), new.len());
-    !fold(delta_acc(!hc as u32, old, new))
+    incremental_result(delta_acc(!hc as u32, old, new))
+}
+
+/// `~fold(acc)` for an incrementally updated checksum, as 0xffff where it would be 0x0000.
+///
+/// Both are ones' complement zero, but they are not interchangeable on the wire: a receiver's sum is 0x0000 only
+/// when every word it adds is zero, so a message whose other words are all zero (an ICMP echo reply with id,
+/// sequence and data zero) verifies only with 0xffff, while 0xffff is accepted wherever 0x0000 would be.
+#[inline]
+fn incremental_result(acc: u32) -> u16 {
+    match !fold(acc) {
+        0 => 0xffff,
+        c => c,
+    }
 }
 
 /// Accumulates the change from `old` to `new` onto `acc` (`~m + m'` of RFC 1624).
@@ -90,9 +103,11 @@ pub fn delta(old: &[u8], new: &[u8]) -> u16 {
 }
 
 /// Applies a folded delta from [`delta`] to checksum `hc`.
+///
+/// Never returns 0x0000: where ones' complement arithmetic gives zero, 0xffff is the form every receiver accepts.
 #[inline]
 pub fn apply_delta(hc: u16, delta: u16) -> u16 {
-    !fold((!hc) as u32 + delta as u32)
+    incremental_result((!hc) as u32 + delta as u32)
 }
 
 /// The delta that undoes `delta`.
@@ -128,7 +143,31 @@ mod tests {
         assert!(verifies(0, &hdr));
     }
 
+    #[test]
+    fn incremental_update_to_all_zero_data_gives_all_ones() {
+        // Found by fuzzing (ipv4 target): an ICMP echo request with id, sequence and data zero answered in place
+        // became an all-zero message with checksum 0x0000, which no receiver accepts; it needs 0xffff.
+        let mut msg = [8u8, 0, 0, 0, 0, 0, 0, 0];
+        let c = checksum(&msg);
+        msg[2..4].copy_from_slice(&c.to_be_bytes());
+        assert!(verifies(0, &msg));
+        let c = update(c, &[8, 0], &[0, 0]);
+        msg[0] = 0;
+        msg[2..4].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(c, 0xffff);
+        assert!(verifies(0, &msg), "all-zero message with checksum {c:#06x}");
+        // The same change as a precomputed delta (the NAT's way).
+        let c = apply_delta(!0x0800, delta(&[8, 0], &[0, 0]));
+        assert_eq!(c, 0xffff);
+    }
+
     proptest! {
+        #[test]
+        fn incremental_update_never_yields_zero(hc in any::<u16>(), old in any::<[u8; 4]>(), new in any::<[u8; 4]>()) {
+            prop_assert_ne!(update(hc, &old, &new), 0);
+            prop_assert_ne!(apply_delta(hc, delta(&old, &new)), 0);
+        }
+
         #[test]
         fn incremental_update_equals_recompute(
             mut data in proptest::collection::vec(any::<u8>(), 2..64usize),

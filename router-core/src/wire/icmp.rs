@@ -226,10 +226,11 @@ pub fn emit_echo_request(buf: &mut [u8], req: &EchoRequest<'_, [u8; 4]>) -> Opti
 
 /// Turns a received ICMPv4 or ICMPv6 echo request to us (parsed into `meta`) into its reply in place.
 ///
-/// Swaps MACs and addresses, resets the TTL/hop limit to 64 and patches the checksums incrementally; the VLAN
-/// tag, identifier, sequence and data stay. Only for requests addressed to one of our unicast addresses (the
-/// caller checks); returns false (frame untouched) for anything else, fragments included.
-pub fn echo_reply_in_place(frame: &mut [u8], meta: &PacketMeta) -> bool {
+/// Swaps addresses, sends to the requester's MAC from `our_mac` (never from the request's destination MAC, which
+/// may be anything: broadcast, or another host's), resets the TTL/hop limit to 64 and patches the checksums
+/// incrementally; the VLAN tag, identifier, sequence and data stay. Only for requests addressed to one of our
+/// unicast addresses (the caller checks); returns false (frame untouched) for anything else, fragments included.
+pub fn echo_reply_in_place(frame: &mut [u8], meta: &PacketMeta, our_mac: [u8; 6]) -> bool {
     let (req, rep) = match meta.net {
         NetKind::Ipv4 => (types::ECHO_REQUEST, types::ECHO_REPLY),
         NetKind::Ipv6 => (icmpv6::types::ECHO_REQUEST, icmpv6::types::ECHO_REPLY),
@@ -263,7 +264,7 @@ pub fn echo_reply_in_place(frame: &mut [u8], meta: &PacketMeta) -> bool {
     let c = checksum::update(m.checksum(), &[req, code], &[rep, code]);
     m.set_msg_type(rep);
     m.set_checksum(c);
-    ethernet::set_macs(frame, meta.src_mac, meta.dst_mac)
+    ethernet::set_macs(frame, meta.src_mac, our_mac)
 }
 
 /// Bytes of `offending` an error may quote: as much as fits in `max_total` and in the buffer left.
@@ -396,7 +397,7 @@ mod tests {
     fn echo_reply_in_place_reverses_the_request() {
         let mut f = fixture();
         let req = parse(&f).unwrap();
-        assert!(echo_reply_in_place(&mut f, &req));
+        assert!(echo_reply_in_place(&mut f, &req, req.dst_mac));
         let rep = parse(&f).unwrap();
         assert_eq!(rep.icmp, Some((0, 0)));
         assert_eq!(rep.key, FlowKey { sport: 0, dport: 0x0a3b, ..req.key.reversed() });
@@ -404,7 +405,27 @@ mod tests {
         assert_eq!((rep.dst_mac, rep.src_mac), (req.src_mac, req.dst_mac));
         assert!(crate::wire::l4_checksum_ok(&f, &rep));
         // A reply is not a request.
-        assert!(!echo_reply_in_place(&mut f, &rep));
+        assert!(!echo_reply_in_place(&mut f, &rep, rep.dst_mac));
+    }
+
+    #[test]
+    fn echo_reply_to_an_all_zero_request_verifies() {
+        // Found by fuzzing (ipv4 target): id 0, sequence 0, no data: the reply is all zero but its checksum.
+        let mut buf = [0u8; 64];
+        let req = EchoRequest {
+            eth: EthernetRepr { dst: [2, 0, 0, 0, 0, 1], src: [2, 0, 0, 0, 0, 2], vlan: None },
+            src: [198, 18, 1, 2],
+            dst: [198, 18, 1, 1],
+            ident: 0,
+            seq: 0,
+            payload: &[],
+        };
+        let n = emit_echo_request(&mut buf, &req).unwrap();
+        let meta = parse(&buf[..n]).unwrap();
+        assert!(echo_reply_in_place(&mut buf[..n], &meta, meta.dst_mac));
+        let rep = parse(&buf[..n]).unwrap();
+        assert_eq!(&buf[rep.l4..rep.end], &[0, 0, 0xff, 0xff, 0, 0, 0, 0]);
+        assert!(crate::wire::l4_checksum_ok(&buf[..n], &rep));
     }
 
     #[test]

@@ -427,7 +427,7 @@ mod tests {
         let e = etherparse::PacketHeaders::from_ethernet_slice(&buf[..n]).unwrap();
         let Some(etherparse::TransportHeader::Icmpv6(h)) = e.transport else { panic!() };
         assert_eq!(h.icmp_type, etherparse::Icmpv6Type::EchoRequest(etherparse::IcmpEchoHeader { id: 0x1234, seq: 9 }));
-        assert!(icmp::echo_reply_in_place(&mut buf[..n], &meta));
+        assert!(icmp::echo_reply_in_place(&mut buf[..n], &meta, meta.dst_mac));
         let rep = parse(&buf[..n]).unwrap();
         assert_eq!(rep.icmp, Some((129, 0)));
         assert_eq!(rep.key, meta.key.reversed());

@@ -223,6 +223,12 @@ pub fn is_martian_source(a: [u8; 16]) -> bool {
     a[0] == 0xff || a == LOOPBACK
 }
 
+/// True for an IPv4-mapped address (`::ffff:a.b.c.d`), the form in which a `FlowAddr` holds IPv4.
+#[inline]
+pub fn is_ipv4_mapped(a: [u8; 16]) -> bool {
+    a[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+}
+
 /// True for the unspecified address `::`.
 #[inline]
 pub fn is_unspecified(a: [u8; 16]) -> bool {

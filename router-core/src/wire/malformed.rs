@@ -245,7 +245,7 @@ proptest! {
         let m = parse(&buf[..n]).unwrap();
         prop_assert_eq!(m.key, FlowKey { src: FlowAddr::v6(s6), dst: FlowAddr::v6(d6), sport: ident, dport: 0, proto: 58, zone: 0 });
         prop_assert!(l4_checksum_ok(&buf[..n], &m));
-        prop_assert!(icmp::echo_reply_in_place(&mut buf[..n], &m));
+        prop_assert!(icmp::echo_reply_in_place(&mut buf[..n], &m, m.dst_mac));
         let r = parse(&buf[..n]).unwrap();
         prop_assert_eq!(r.key, m.key.reversed());
         prop_assert!(l4_checksum_ok(&buf[..n], &r));

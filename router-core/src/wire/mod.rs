@@ -95,6 +95,9 @@ pub struct Quoted {
     pub key: FlowKey,
     /// True when the quoted L4 header is present up to and including its checksum field.
     pub l4_checksum_present: bool,
+    /// Fragment position of the quoted packet: a later fragment has no L4 header at `l4` (only data), so its
+    /// key has no ports and nothing there may be rewritten as if it were one.
+    pub fragment: Fragment,
 }
 
 /// What [`parse`] learnt of a frame: offsets into it and the fields the pipeline decides on.
@@ -221,6 +224,11 @@ fn parse_ipv4(frame: &[u8], meta: &mut PacketMeta) -> Result<(), DropReason> {
 
 fn parse_ipv6(frame: &[u8], meta: &mut PacketMeta) -> Result<(), DropReason> {
     let ip = ipv6::Ipv6Packet::new_checked(&frame[meta.l3..])?;
+    // A flow key holds IPv4 as IPv4-mapped IPv6: such an address in an IPv6 header would make the packet read as
+    // IPv4 to every later stage.
+    if ipv6::is_ipv4_mapped(ip.src()) || ipv6::is_ipv4_mapped(ip.dst()) {
+        return Err(DropReason::Ipv4MappedAddress);
+    }
     meta.net = NetKind::Ipv6;
     meta.end = meta.l3 + ipv6::HEADER_LEN + ip.payload_len() as usize;
     meta.ttl = ip.hop_limit();

@@ -45,7 +45,8 @@ pub(super) fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> 
             return Err(BAD);
         }
         let ip = ipv6::Ipv6Packet::new_unchecked(data);
-        if ip.version() != 6 {
+        // (An IPv4-mapped address would make the quoted key read as IPv4; we never send such packets.)
+        if ip.version() != 6 || ipv6::is_ipv4_mapped(ip.src()) || ipv6::is_ipv4_mapped(ip.dst()) {
             return Err(BAD);
         }
         q.key.src = FlowAddr::v6(ip.src());
@@ -53,6 +54,7 @@ pub(super) fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> 
         let walk = ipv6::walk_extensions(frame, start + ipv6::HEADER_LEN, ip.next_header(), end).map_err(|_| BAD)?;
         q.l4 = walk.l4;
         q.key.proto = walk.protocol;
+        q.fragment = walk.fragment;
         later = walk.fragment == Fragment::Later;
     } else {
         if data.len() < ipv4::MIN_HEADER_LEN {
@@ -68,6 +70,11 @@ pub(super) fn parse_quoted(frame: &[u8], start: usize, end: usize, v6: bool) -> 
         q.key.proto = ip.protocol();
         q.l4 = start + hl;
         later = ip.frag_offset() != 0;
+        q.fragment = match (later, ip.more_frags()) {
+            (true, _) => Fragment::Later,
+            (false, true) => Fragment::First,
+            (false, false) => Fragment::None,
+        };
     }
     if later {
         return Ok(q);
