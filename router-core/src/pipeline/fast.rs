@@ -66,13 +66,16 @@ impl<N: Nat> Pipeline<N> {
             Some(u) if self.uplinks[u.0 as usize].iface == flow.egress_iface => {
                 self.uplink_next_hop(now, u, flow.orig.is_v4())
             }
-            _ => {
-                let host = flow.reply.src;
-                match self.neighbors.lookup(now, flow.egress_iface, host) {
-                    Some(mac) => NextHop::Mac(mac),
-                    None => NextHop::Resolve(host),
-                }
-            }
+            _ => self.host_hop(now, flow.egress_iface, flow.reply.src),
+        }
+    }
+
+    /// The next hop for a host on `iface` itself: its MAC if known, else the address to resolve.
+    #[inline]
+    pub(super) fn host_hop(&self, now: Instant, iface: IfaceId, host: FlowAddr) -> NextHop {
+        match self.neighbors.lookup(now, iface, host) {
+            Some(mac) => NextHop::Mac(mac),
+            None => NextHop::Resolve(host),
         }
     }
 
@@ -87,11 +90,7 @@ impl<N: Nat> Pipeline<N> {
                 (None, None) => NextHop::Resolve(FlowAddr::V4_UNSPECIFIED),
             }
         } else {
-            let gw = spec.gateway6.unwrap_or_default();
-            match self.neighbors.lookup(now, spec.iface, gw) {
-                Some(mac) => NextHop::Mac(mac),
-                None => NextHop::Resolve(gw),
-            }
+            self.host_hop(now, spec.iface, spec.gateway6.unwrap_or_default())
         }
     }
 

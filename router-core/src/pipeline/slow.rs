@@ -1,7 +1,6 @@
 //! The slow path: the first packet of a new flow. Policy → FIB → uplink choice → NAT binding → conntrack
 //! insert, then the packet continues as on the fast path.
 
-use super::fast::NextHop;
 use super::{Frame, IfaceId, IfaceRole, Pipeline, Verdict};
 use crate::conntrack::{tcp::flags, NewFlow};
 use crate::drop::DropReason;
@@ -107,16 +106,7 @@ impl<N: Nat> Pipeline<N> {
         let egress = self.uplinks[u.0 as usize].iface;
         let mut reply = binding.reply;
         reply.zone = self.ifaces[egress as usize].zone;
-        let new = NewFlow {
-            orig: meta.key,
-            reply,
-            deltas: binding.deltas,
-            uplink: Some(u),
-            orig_iface: iface,
-            orig_mac: meta.src_mac,
-            egress_iface: egress,
-            tcp_flags: meta.tcp_flags,
-        };
+        let new = new_flow(meta, iface, egress, reply, binding.deltas, Some(u));
         let id = match self.insert_flow(now, frame, meta, new) {
             Ok(id) => id,
             Err(v) => return v,
@@ -147,23 +137,11 @@ impl<N: Nat> Pipeline<N> {
         }
         let mut reply = meta.key.reversed();
         reply.zone = self.ifaces[egress as usize].zone;
-        let new = NewFlow {
-            orig: meta.key,
-            reply,
-            deltas: Deltas::default(),
-            uplink: None,
-            orig_iface: iface,
-            orig_mac: meta.src_mac,
-            egress_iface: egress,
-            tcp_flags: meta.tcp_flags,
-        };
+        let new = new_flow(meta, iface, egress, reply, Deltas::default(), None);
         if let Err(v) = self.insert_flow(now, frame, meta, new) {
             return v;
         }
-        let hop = match self.neighbors.lookup(now, egress, meta.key.dst) {
-            Some(mac) => NextHop::Mac(mac),
-            None => NextHop::Resolve(meta.key.dst),
-        };
+        let hop = self.host_hop(now, egress, meta.key.dst);
         self.forward(now, frame, meta, None, egress, hop)
     }
 
@@ -195,24 +173,12 @@ impl<N: Nat> Pipeline<N> {
         let mut reply = seen.reversed();
         reply.zone = self.ifaces[egress as usize].zone;
         let deltas = crate::nat::deltas_between(&meta.key, &seen);
-        let new = NewFlow {
-            orig: meta.key,
-            reply,
-            deltas,
-            uplink: Some(u),
-            orig_iface: iface,
-            orig_mac: meta.src_mac,
-            egress_iface: egress,
-            tcp_flags: meta.tcp_flags,
-        };
+        let new = new_flow(meta, iface, egress, reply, deltas, Some(u));
         if let Err(v) = self.insert_flow(now, frame, meta, new) {
             return v;
         }
         self.stats.hairpin += 1;
-        let hop = match self.neighbors.lookup(now, egress, inner) {
-            Some(mac) => NextHop::Mac(mac),
-            None => NextHop::Resolve(inner),
-        };
+        let hop = self.host_hop(now, egress, inner);
         self.forward(now, frame, meta, Some((&seen, deltas)), egress, hop)
     }
 
@@ -251,6 +217,27 @@ impl<N: Nat> Pipeline<N> {
             RouteAction::Connected(i) => Some(i),
             _ => None,
         }
+    }
+}
+
+/// The flow a packet arriving on `iface` creates, leaving by `egress`, answered with key `reply`.
+fn new_flow(
+    meta: &PacketMeta,
+    iface: IfaceId,
+    egress: IfaceId,
+    reply: FlowKey,
+    deltas: Deltas,
+    uplink: Option<UplinkId>,
+) -> NewFlow {
+    NewFlow {
+        orig: meta.key,
+        reply,
+        deltas,
+        uplink,
+        orig_iface: iface,
+        orig_mac: meta.src_mac,
+        egress_iface: egress,
+        tcp_flags: meta.tcp_flags,
     }
 }
 
