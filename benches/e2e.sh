@@ -22,6 +22,8 @@
 #   mhrouter   [workers] cores = [RTR_CPU]; lan1/lan2 put in threaded NAPI with the NAPI kthreads pinned to
 #              RTR_CPU, so the AF_XDP receive copy (veth is copy mode) also runs on RTR_CPU, not on the
 #              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq)
+#   PERF=1     also profiles RTR_CPU with perf for 5 s of each routed window (perf-*.txt in the run directory;
+#              its overhead is in those windows' numbers, so profile in a separate invocation)
 #   iperf3     one TCP stream LAN1 -> 192.0.2.10 for WINDOW seconds through each router (client on GEN_CPU)
 # CPU-seconds per million delivered packets (see benches/E2E.md for the method and its limits):
 #   S = delta(irq + softirq) of both CPUs from /proc/stat minus the idle background rate (measured before
@@ -217,7 +219,18 @@ window() {
 	local t0 c0 p0 s0 tx0 t1 c1 p1 s1 tx1 e0 e1 n0 n1 sq0 sq1
 	tx0=$(gen_tx "$gdev") e0=$(router_drops "$name")
 	sq0=$(sirq_per_cpu) s0=$(sink_total "$sink") c0=$(cpu_ticks) p0=$(proc_ticks "$@") n0=$(proc_ticks $MH_NAPI) t0=$(date +%s.%N)
+	local perf_pid=""
+	if [[ ${PERF:-0} == 1 && $name != ceiling ]]; then
+		# A profile of the router's CPU for 5 s of the window (perf's overhead lands in this window's numbers).
+		perf record -q -C "$RTR_CPU" -F 999 -g -o "$RUN_DIR/perf-$name-$flows.data" -- sleep 5 >/dev/null 2>&1 9>&- &
+		perf_pid=$!
+	fi
 	sleep "$WINDOW"
+	if [[ -n $perf_pid ]]; then
+		wait "$perf_pid" || true
+		perf report -q -i "$RUN_DIR/perf-$name-$flows.data" --no-children --sort comm,sym --percent-limit 1 2>/dev/null |
+			grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' | head -40 >"$RUN_DIR/perf-$name-$flows.txt" || true
+	fi
 	sq1=$(sirq_per_cpu) s1=$(sink_total "$sink") c1=$(cpu_ticks) p1=$(proc_ticks "$@") n1=$(proc_ticks $MH_NAPI) t1=$(date +%s.%N)
 	tx1=$(gen_tx "$gdev") e1=$(router_drops "$name")
 	wait "$gen" || true
@@ -255,7 +268,7 @@ start_mhrouter() {
 	mh_pid=$!
 	local i
 	for i in $(seq 100); do
-		grep -q "running with" "$log" && break
+		grep -q "running with" "$log" 2>/dev/null && break
 		kill -0 "$mh_pid" 2>/dev/null || { cat "$log" >&2; echo "e2e: mhrouter exited" >&2; exit 1; }
 		sleep 0.1
 	done
