@@ -22,10 +22,12 @@
 #   mhrouter   [workers] cores = [RTR_CPU]; lan1/lan2 put in threaded NAPI with the NAPI kthreads pinned to
 #              RTR_CPU, so the AF_XDP receive copy (veth is copy mode) also runs on RTR_CPU, not on the
 #              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq)
-#   RATE=N     caps the generator at N packets/s (trafgen -b, sendto per packet) in every window: CPU cost at
-#              an equal load below both routers' capacity, where neither drops (at full speed the kernel
-#              back-pressures trafgen through the frames it holds, while mhrouter's AF_XDP ring overflows and
-#              the receive copy of the frames it then drops is spent for nothing)
+#   GAP=T      paces the generator with a gap of T between packets (trafgen -t, e.g. 20us; sendto per
+#              packet, the real rate is set by nanosleep's resolution and shown as "offered") in every window:
+#              CPU cost at an equal load below both routers' capacity, where neither drops (at full speed the
+#              kernel back-pressures trafgen through the TX_RING frames its skbs hold, while mhrouter's AF_XDP
+#              ring overflows and the receive copy of the frames it then drops is spent for nothing). trafgen's
+#              -b rate is not used: it sends each second's packets in one burst, which overflows both routers.
 #   PERF=1     also profiles RTR_CPU with perf for 5 s of each routed window (perf-*.txt in the run directory;
 #              its overhead is in those windows' numbers, so profile in a separate invocation)
 #   iperf3     one TCP stream LAN1 -> 192.0.2.10 for WINDOW seconds through each router (client on GEN_CPU)
@@ -217,7 +219,7 @@ window() {
 	local dur
 	dur=$(awk -v w="$WINDOW" -v u="$WARMUP" 'BEGIN { printf "%d", w + u + 3 }')
 	ip netns exec "$NS_LAN1" timeout "$dur" env LD_PRELOAD="$RUN_DIR/sndbuf.so" taskset -c "$GEN_CPU" \
-		trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${RATE:+-b "${RATE}pps"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
+		trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${GAP:+-t "$GAP"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
 	local gen=$!
 	sleep "$WARMUP"
 	local t0 c0 p0 s0 tx0 t1 c1 p1 s1 tx1 e0 e1 n0 n1 sq0 sq1
@@ -306,7 +308,7 @@ except Exception: print("fail")'
 declare -A R
 {
 	echo "e2e: $(date -u +%FT%TZ) kernel $(uname -r), $(nproc) CPUs, generator on CPU $GEN_CPU, router on CPU $RTR_CPU, window ${WINDOW}s"
-	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI, generator rate: ${RATE:-max} pps"
+	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI, generator gap: ${GAP:-none (full speed)}"
 } | tee "$RUN_DIR/summary"
 
 for ROUND in $(seq "$ROUNDS"); do
