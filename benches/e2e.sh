@@ -103,7 +103,7 @@ cpu_mask() { printf '%x' $((1 << $1)); }
 
 # --- the two labs ---------------------------------------------------------------------------------------
 use_lab k
-lab_up >/dev/null 2>&1
+lab_up
 lab_kernel_router_iptables
 lab_sink_counters
 lab_direct_link
@@ -113,7 +113,7 @@ done
 lab_exec "$NS_INET" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/direct/queues/rx-0/rps_cpus"
 
 use_lab x
-lab_up >/dev/null 2>&1
+lab_up
 lab_sink_counters
 # The router's config: config/lab.toml with the worker on RTR_CPU and per-flow nth balancing (the recipe's).
 sed -e "s/^cores = .*/cores = [$RTR_CPU]/" -e 's/^strategy = .*/strategy = "nth"/' \
