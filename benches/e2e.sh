@@ -24,7 +24,7 @@
 #              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq)
 #   GAP=T      paces the generator with a gap of T between packets (trafgen -t, e.g. 20us; sendto per
 #              packet, the real rate is set by nanosleep's resolution and shown as "offered") in every window:
-#              CPU cost at an equal load below both routers' capacity, where neither drops (at full speed the
+#              CPU cost at a low, equal-ish load meant to be below both routers' capacity (at full speed the
 #              kernel back-pressures trafgen through the TX_RING frames its skbs hold, while mhrouter's AF_XDP
 #              ring overflows and the receive copy of the frames it then drops is spent for nothing). trafgen's
 #              -b rate is not used: it sends each second's packets in one burst, which overflows both routers.
@@ -44,7 +44,8 @@
 #   machine shared with other jobs it measures their load, not ours.
 # Targets (from the issue): mhrouter pps >= 1.5 x kernel pps, mhrouter CPU-s/Mpkt <= 0.5 x kernel's.
 # Safety: only mh-* namespaces with a per-run suffix, veth only, documented ranges; trafgen bounded by -n and
-# timeout; mhrouter by --for; everything torn down by a trap; only our own PIDs are signalled.
+# timeout; mhrouter by --for; everything torn down by a trap; only our own PIDs are signalled; the run holds
+# /run/mh-lab.lock so other lab runs do not load the machine meanwhile.
 set -euo pipefail
 
 ROUNDS="${ROUNDS:-2}"
