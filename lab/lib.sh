@@ -718,3 +718,80 @@ if __name__ == "__main__":
     main()
 PY
 }
+
+# mh-rtr as the well-known Linux multihoming recipe, with iptables (the kernel baseline of benches/e2e.sh):
+# mangle PREROUTING restores the conntrack mark into the packet mark, NEW flows from the LANs get mark 1 or 2
+# in turn (`statistic --mode nth`), the mark is saved back into conntrack; `ip rule fwmark N` selects one
+# routing table per ISP (each also holds the LAN routes, so marked replies reach the LAN); SNAT per uplink;
+# rp_filter off; VLAN 832 terminated on wan1 by the same tc programs as lab_kernel_router. IPv4 only. Call it
+# after `lab_up` (without --kernel-router), instead of mhrouter.
+lab_kernel_router_iptables() {
+	local ns="$NS_RTR" dev
+	ip -n "$ns" addr add "$LAN1_GW/24" dev lan1
+	ip -n "$ns" addr add "$LAN2_GW/24" dev lan2
+	ip -n "$ns" addr add "$WAN1_ADDR/24" dev wan1
+	ip -n "$ns" addr add "$WAN2_ADDR/24" dev wan2
+	lab_vlan_terminate "$ns" wan1
+	lab_sysctl "$ns" net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	for dev in lan1 lan2 wan1 wan2; do lab_sysctl "$ns" "net.ipv4.conf.$dev.rp_filter=0"; done
+	ip -n "$ns" route add default via "$WAN2_GW" dev wan2
+	local table gw wan
+	for table in 101 102; do
+		if ((table == 101)); then gw=$WAN1_GW wan=wan1; else gw=$WAN2_GW wan=wan2; fi
+		ip -n "$ns" route add 198.18.1.0/24 dev lan1 table "$table"
+		ip -n "$ns" route add 198.18.2.0/24 dev lan2 table "$table"
+		ip -n "$ns" route add default via "$gw" dev "$wan" table "$table"
+	done
+	ip -n "$ns" rule add fwmark 1 table 101 pref 1001
+	ip -n "$ns" rule add fwmark 2 table 102 pref 1002
+	ip netns exec "$ns" iptables-restore <<-EOF2
+		*mangle
+		:PREROUTING ACCEPT [0:0]
+		-A PREROUTING -j CONNMARK --restore-mark
+		-A PREROUTING -m mark ! --mark 0 -j ACCEPT
+		-A PREROUTING -i lan+ -m conntrack --ctstate NEW -m statistic --mode nth --every 2 --packet 0 -j MARK --set-mark 1
+		-A PREROUTING -i lan+ -m conntrack --ctstate NEW -m mark --mark 0 -j MARK --set-mark 2
+		-A PREROUTING -j CONNMARK --save-mark
+		COMMIT
+		*nat
+		:POSTROUTING ACCEPT [0:0]
+		-A POSTROUTING -o wan1 -j SNAT --to-source $WAN1_ADDR
+		-A POSTROUTING -o wan2 -j SNAT --to-source $WAN2_ADDR
+		COMMIT
+	EOF2
+}
+
+# Counters of UDP packets to the sink (192.0.2.10:9) at mh-inet, by arrival interface, in nft table
+# `ip mhe2e` (counters sink_isp1, sink_isp2, sink_direct): packets delivered through each ISP, or straight
+# from a generator on the `direct` link of lab_direct_link. Early in prerouting, so they count every arrival.
+lab_sink_counters() {
+	ip netns exec "$NS_INET" nft -f - <<-EOF
+		table ip mhe2e {
+			counter sink_isp1 {}
+			counter sink_isp2 {}
+			counter sink_direct {}
+			chain prerouting {
+				type filter hook prerouting priority raw; policy accept;
+				iifname "isp1" ip saddr $WAN1_ADDR udp dport 9 counter name sink_isp1
+				iifname "isp2" ip saddr $WAN2_ADDR udp dport 9 counter name sink_isp2
+				iifname "direct" udp dport 9 counter name sink_direct
+			}
+		}
+	EOF
+}
+
+# UDP packets counted at the sink: lab_sink_packets isp1|isp2|direct
+lab_sink_packets() { lab_counter "$NS_INET" ip mhe2e "sink_$1"; }
+
+# A router-less link for a generator's ceiling: mh-lan1:direct <-> mh-inet:direct (veth, offloads off like
+# every lab link). mh-lan1 gets 198.18.3.2/24 on it, mh-inet 198.18.3.1/24; 192.0.2.10 is local in mh-inet,
+# so frames sent to mh-inet:direct's MAC and 192.0.2.10 reach the same UDP sink as routed traffic.
+lab_direct_link() {
+	lab_link "$NS_LAN1" direct "$NS_INET" direct
+	ip -n "$NS_LAN1" addr add 198.18.3.2/24 dev direct
+	ip -n "$NS_INET" addr add 198.18.3.1/24 dev direct
+	lab_sysctl "$NS_INET" net.ipv4.conf.direct.rp_filter=0
+}
+
+# MAC address of an interface in a namespace: lab_mac NS IF
+lab_mac() { ip netns exec "$1" cat "/sys/class/net/$2/address"; }

@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# End-to-end comparison: mhrouter against the Linux kernel configured like the well-known multihoming recipe
+# (lab_kernel_router_iptables in lab/lib.sh: iptables mangle CONNMARK restore/save, `statistic --mode nth`
+# marks NEW flows 1/2, `ip rule fwmark` -> one table per ISP, SNAT per uplink, rp_filter off), in the same
+# reference topology, with the same generator and the same cores, in one invocation.
+#
+#   sudo benches/e2e.sh                 # ROUNDS=2 WINDOW=10 FLOWS="1000 100000" GEN_CPU=0 RTR_CPU=1
+#
+# Two labs are up side by side (per-run namespace suffixes -e2e<pid>k and -e2e<pid>x): in the first mh-rtr is
+# the kernel recipe, in the second it runs target/release/mhrouter. For each flow count the three
+# measurements run back to back (ceiling, kernel, mhrouter) so they see the same machine load:
+#   generator  trafgen (netsniff-ng, TX_RING) in mh-lan1, one process pinned to GEN_CPU, 64-byte frames
+#              (60 B + FCS on a wire) of UDP from LAN1 to 192.0.2.10:9; exactly 1000 flows (source ports
+#              1024..2023 from 198.18.1.2) or exactly 100000 flows (32 source addresses 198.18.1.2..33 times
+#              3125 source ports 1024..4148, both stepped per packet: lcm(32, 3125) = 100000), as fast as it can
+#   window     WINDOW seconds of steady state, after 1.5 s of warm-up (every flow created), packets counted
+#              at mh-inet by nft counters in prerouting (UDP to port 9 from each ISP's SNAT address)
+#   ceiling    the same generator into mh-inet over a router-less veth (mh-lan1:direct <-> mh-inet:direct),
+#              the sink's receive work steered to RTR_CPU by RPS, as the routed runs do with the sink
+#   kernel     RPS on mh-rtr lan1/lan2 (rps_cpus = RTR_CPU): forwarding, SNAT and everything downstream run in
+#              softirq on RTR_CPU (veth's receive path is netif_rx to the backlog of the steered CPU)
+#   mhrouter   [workers] cores = [RTR_CPU]; lan1/lan2 put in threaded NAPI with the NAPI kthreads pinned to
+#              RTR_CPU, so the AF_XDP receive copy (veth is copy mode) also runs on RTR_CPU, not on the
+#              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq)
+#   GAP=T      paces the generator with a gap of T between packets (trafgen -t, e.g. 20us; sendto per
+#              packet, the real rate is set by nanosleep's resolution and shown as "offered") in every window:
+#              CPU cost at a low, equal-ish load meant to be below both routers' capacity (at full speed the
+#              kernel back-pressures trafgen through the TX_RING frames its skbs hold, while mhrouter's AF_XDP
+#              ring overflows and the receive copy of the frames it then drops is spent for nothing). trafgen's
+#              -b rate is not used: it sends each second's packets in one burst, which overflows both routers.
+#   PERF=1     also profiles RTR_CPU with perf for 5 s of each routed window (perf-*.txt in the run directory;
+#              its overhead is in those windows' numbers, so profile in a separate invocation)
+#   iperf3     one TCP stream LAN1 -> 192.0.2.10 for WINDOW seconds through each router (client on GEN_CPU)
+# CPU-seconds per million delivered packets (see benches/E2E.md for the method and its limits):
+#   S = delta(irq + softirq) of both CPUs from /proc/stat minus the idle background rate (measured before
+#       each round with no traffic); includes ksoftirqd; tick sampled (USER_HZ 100, CONFIG_HZ 250)
+#   P = router processes' own CPU (utime + stime from /proc/PID/stat): mhrouter (all threads) and the NAPI
+#       kthreads of lan1/lan2; nothing for the kernel
+#   G = the ceiling run's S per packet delivered (generator transmit + sink receive), times packets delivered
+#   router CPU = S + P - G; the kernel config steals no CPU in any process. P's stime also holds softirq ticks
+#   that ran inside mhrouter's syscalls (its tx into veth runs the ISP/inet hops at bh-enable), so S + P counts
+#   those twice: the mhrouter number is an upper bound; "lo" = S + utime + NAPI threads - G is the lower bound.
+#   "busy" is the guidance's whole-machine user+nice+system+irq+softirq delta, shown only for reference: on a
+#   machine shared with other jobs it measures their load, not ours.
+# Targets (from the issue): mhrouter pps >= 1.5 x kernel pps, mhrouter CPU-s/Mpkt <= 0.5 x kernel's.
+# Safety: only mh-* namespaces with a per-run suffix, veth only, documented ranges; trafgen bounded by -n and
+# timeout; mhrouter by --for; everything torn down by a trap; only our own PIDs are signalled; the run holds
+# /run/mh-lab.lock so other lab runs do not load the machine meanwhile.
+set -euo pipefail
+
+ROUNDS="${ROUNDS:-2}"
+WINDOW="${WINDOW:-10}"
+FLOWS="${FLOWS:-1000 100000}"
+GEN_CPU="${GEN_CPU:-0}"
+RTR_CPU="${RTR_CPU:-1}"
+MH_THREADED_NAPI="${MH_THREADED_NAPI:-1}"
+IPERF="${IPERF:-1}"
+WARMUP=1.5
+MAX_PACKETS=200000000 # trafgen's count bound; the timeout ends it first
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+MHROUTER="$ROOT/target/release/mhrouter"
+BASE_SUFFIX="-e2e$$"
+RUN_DIR="$(mktemp -d /tmp/mh-e2e.XXXXXX)"
+
+[[ $(id -u) == 0 ]] || { echo "e2e: run as root" >&2; exit 2; }
+for tool in trafgen iptables iperf3 taskset nft; do
+	command -v "$tool" >/dev/null || { echo "e2e: $tool missing (see lab/DEPS)" >&2; exit 2; }
+done
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+	(cd "$ROOT" && cargo build -q --release -p router-bin)
+fi
+[[ -x $MHROUTER ]] || { echo "e2e: $MHROUTER missing" >&2; exit 2; }
+
+# Switches lib.sh's names (NS_*, LAB_STATE) to lab k (kernel) or x (mhrouter).
+use_lab() {
+	export MH_SUFFIX="${BASE_SUFFIX}$1"
+	# shellcheck source=../lab/lib.sh
+	source "$ROOT/lab/lib.sh"
+}
+
+mh_pid=""
+MH_NAPI=""
+finish() {
+	set +e
+	if [[ -n $mh_pid ]] && kill -0 "$mh_pid" 2>/dev/null; then
+		kill -TERM "$mh_pid"
+		wait "$mh_pid"
+	fi
+	use_lab k && lab_down
+	use_lab x && lab_down
+	echo "e2e: logs and raw numbers in $RUN_DIR" >&2
+}
+
+use_lab k
+exec 9>"$LAB_LOCK"
+flock -w 900 9 || { echo "e2e: lab lock busy for 15 min" >&2; exit 1; }
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+# Writes a CPU mask for one CPU (hex, as rps_cpus wants).
+cpu_mask() { printf '%x' $((1 << $1)); }
+
+# --- the two labs ---------------------------------------------------------------------------------------
+use_lab k
+lab_up
+lab_kernel_router_iptables
+lab_sink_counters
+lab_direct_link
+for dev in lan1 lan2; do
+	lab_exec "$NS_RTR" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
+done
+lab_exec "$NS_INET" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/direct/queues/rx-0/rps_cpus"
+
+use_lab x
+lab_up
+lab_sink_counters
+# The router's config: config/lab.toml with the worker on RTR_CPU and per-flow nth balancing (the recipe's).
+sed -e "s/^cores = .*/cores = [$RTR_CPU]/" -e 's/^strategy = .*/strategy = "nth"/' \
+	-e 's/^granularity = .*/granularity = "flow"/' "$ROOT/config/lab.toml" >"$RUN_DIR/mhrouter.toml"
+"$MHROUTER" check --config "$RUN_DIR/mhrouter.toml" >"$RUN_DIR/mhrouter-check.txt"
+
+# trafgen dies on EAGAIN from its TX_RING flush, which its socket's default send buffer returns as soon as
+# the receiver runs on another CPU (frames in flight in the backlog or the veth ring hold the buffer): a
+# preload shim gives its AF_PACKET socket a 64 MiB buffer (see e2e-sndbuf.c). Drops at the receiver come back
+# as ENOBUFS, which trafgen ignores; mh-lan1's eth0 stays noqueue as the lab makes it.
+cc -O2 -shared -fPIC -o "$RUN_DIR/sndbuf.so" "$HERE/e2e-sndbuf.c" -ldl
+
+# --- traffic ----------------------------------------------------------------------------------------------
+# trafgen config: trafgen_cfg FILE DST_MAC SRC_MAC SRC_NET FLOWS (SRC_NET: the first three octets)
+trafgen_cfg() {
+	local file="$1" dmac="$2" smac="$3" net="$4" flows="$5" ip udp
+	case $flows in
+	1000) ip="sa=$net.2" udp="sp=dinc(1024, 2023)" ;;
+	100000) ip="sa=$net.2, sa[3]=dinc(2, 33)" udp="sp=dinc(1024, 4148)" ;;
+	*) echo "e2e: FLOWS must be 1000 or 100000" >&2; exit 2 ;;
+	esac
+	# 14 + 20 + 8 + 22 = 64 bytes; trafgen recomputes the IPv4 and UDP checksums for the dynamic fields.
+	echo "{ eth(da=$dmac, sa=$smac), ipv4($ip, da=$INET_ADDR, ttl=64, df), udp($udp, dp=9), fill(0x00, 22) }" >"$file"
+}
+
+# CPU ticks (USER_HZ) of GEN_CPU and RTR_CPU: "user nice system idle iowait irq softirq" summed over both.
+cpu_ticks() {
+	awk -v a="cpu$GEN_CPU" -v b="cpu$RTR_CPU" '$1 == a || $1 == b { for (i = 2; i <= 8; i++) t[i] += $i }
+		END { print t[2], t[3], t[4], t[5], t[6], t[7], t[8] }' /proc/stat
+}
+
+# irq + softirq ticks of GEN_CPU and of RTR_CPU.
+sirq_per_cpu() {
+	awk -v a="cpu$GEN_CPU" -v b="cpu$RTR_CPU" '$1 == a { x = $7 + $8 } $1 == b { y = $7 + $8 } END { print x, y }' /proc/stat
+}
+
+# utime stime (ticks) of a set of PIDs, summed; missing PIDs count 0.
+proc_ticks() {
+	local u=0 s=0 pid f
+	for pid in "$@"; do
+		[[ -r /proc/$pid/stat ]] || continue
+		f="$(sed 's/.*) //' "/proc/$pid/stat")"
+		read -r -a a <<<"$f"
+		u=$((u + a[11])) s=$((s + a[12]))
+	done
+	echo "$u $s"
+}
+
+# PIDs of the NAPI kthreads of lab x's mh-rtr lan1/lan2 (threaded NAPI): "napi/<dev>-<id>" created after
+# the given list of existing napi threads (so another run's threads are never touched).
+napi_pids() {
+	local before="$1" pid comm
+	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+		comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || continue
+		[[ $comm == napi/lan1-* || $comm == napi/lan2-* ]] || continue
+		grep -qxF "$pid" <<<"$before" && continue
+		echo "$pid"
+	done
+}
+all_napi_pids() {
+	local pid
+	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+		[[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == napi/* ]] && echo "$pid"
+	done
+	true
+}
+
+# Frames the generator's interface handed on (tx_packets) plus those the veth dropped at the receiver
+# (tx_dropped: backlog or XDP ring full): what trafgen offered.
+gen_tx() {
+	lab_exec "$NS_LAN1" sh -c "echo \$((\$(cat /sys/class/net/$1/statistics/tx_packets) + \$(cat /sys/class/net/$1/statistics/tx_dropped)))"
+}
+
+# Where a router run loses frames, as "name value" pairs: the generator link's veth drops (receiver's backlog
+# or XDP ring full), the kernel's backlog drops on RTR_CPU (/proc/net/softnet_stat, machine-wide), mh-rtr
+# lan1's XDP counters (veth ethtool stats: redirect errors = AF_XDP rx ring or fill ring empty).
+router_drops() {
+	local sn
+	sn=$((16#$(awk -v c="$RTR_CPU" 'NR == c + 1 { print $2 }' /proc/net/softnet_stat)))
+	echo "veth_tx_dropped $(lab_exec "$NS_LAN1" cat /sys/class/net/eth0/statistics/tx_dropped) softnet_drop_cpu$RTR_CPU $sn"
+	if [[ $1 == mhrouter ]]; then
+		lab_exec "$NS_RTR" ethtool -S lan1 2>/dev/null | awk -F: '/xdp_(redirect|drops|packets|tx_err|redirect_err)|rx_queue_0_drops/ { gsub(/ /, "", $1); gsub(/ /, "", $2); printf "lan1.%s %s ", $1, $2 }'
+	fi
+	echo
+}
+
+sink_total() {
+	if [[ $1 == direct ]]; then lab_sink_packets direct; else
+		echo $(($(lab_sink_packets isp1) + $(lab_sink_packets isp2)))
+	fi
+}
+
+# One window: window NAME LAB GEN_DEV DST_NS_VAR DST_DEV FLOWS SINK [router pids...]
+# (DST_NS_VAR names the lib.sh variable, e.g. NS_RTR, resolved after switching to LAB)
+# Prints one line of raw numbers to $RUN_DIR/raw and sets W_* globals.
+window() {
+	local name="$1" lab="$2" gdev="$3" dns="$4" ddev="$5" flows="$6" sink="$7"
+	shift 7
+	use_lab "$lab"
+	local cfg="$RUN_DIR/$name-$flows.cfg"
+	trafgen_cfg "$cfg" "$(lab_mac "${!dns}" "$ddev")" "$(lab_mac "$NS_LAN1" "$gdev")" \
+		"$([[ $gdev == direct ]] && echo 198.18.3 || echo 198.18.1)" "$flows"
+	local dur
+	dur=$(awk -v w="$WINDOW" -v u="$WARMUP" 'BEGIN { printf "%d", w + u + 3 }')
+	ip netns exec "$NS_LAN1" timeout "$dur" env LD_PRELOAD="$RUN_DIR/sndbuf.so" taskset -c "$GEN_CPU" \
+		trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${GAP:+-t "$GAP"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
+	local gen=$!
+	sleep "$WARMUP"
+	local t0 c0 p0 s0 tx0 t1 c1 p1 s1 tx1 e0 e1 n0 n1 sq0 sq1
+	tx0=$(gen_tx "$gdev") e0=$(router_drops "$name")
+	sq0=$(sirq_per_cpu) s0=$(sink_total "$sink") c0=$(cpu_ticks) p0=$(proc_ticks "$@") n0=$(proc_ticks $MH_NAPI) t0=$(date +%s.%N)
+	local perf_pid=""
+	if [[ ${PERF:-0} == 1 && $name != ceiling ]]; then
+		# A profile of the router's CPU for 5 s of the window (perf's overhead lands in this window's numbers).
+		perf record -q -C "$RTR_CPU" -F 999 -g -o "$RUN_DIR/perf-$name-$flows.data" -- sleep 5 >/dev/null 2>&1 9>&- &
+		perf_pid=$!
+	fi
+	sleep "$WINDOW"
+	if [[ -n $perf_pid ]]; then
+		wait "$perf_pid" || true
+		perf report -q -i "$RUN_DIR/perf-$name-$flows.data" --no-children --sort comm,sym --percent-limit 1 2>/dev/null |
+			grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' | head -40 >"$RUN_DIR/perf-$name-$flows.txt" || true
+	fi
+	sq1=$(sirq_per_cpu) s1=$(sink_total "$sink") c1=$(cpu_ticks) p1=$(proc_ticks "$@") n1=$(proc_ticks $MH_NAPI) t1=$(date +%s.%N)
+	tx1=$(gen_tx "$gdev") e1=$(router_drops "$name")
+	wait "$gen" || true
+	read -r W_DT W_PPS W_SENT_PPS W_SIRQ W_BUSY W_PU W_PS < <(awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" \
+		-v x0="$tx0" -v x1="$tx1" -v c0="$c0" -v c1="$c1" -v p0="$p0" -v p1="$p1" 'BEGIN {
+		split(c0, a, " "); split(c1, b, " "); split(p0, p, " "); split(p1, q, " ")
+		dt = t1 - t0
+		sirq = (b[6] - a[6] + b[7] - a[7]) / 100
+		busy = (b[1] - a[1] + b[2] - a[2] + b[3] - a[3] + b[6] - a[6] + b[7] - a[7]) / 100
+		printf "%.3f %.0f %.0f %.2f %.2f %.2f %.2f\n", dt, (s1 - s0) / dt, (x1 - x0) / dt, sirq, busy, (q[1] - p[1]) / 100, (q[2] - p[2]) / 100 }')
+	W_PKTS=$((s1 - s0))
+	W_SIRQ_CPU=$(awk -v g="cpu$GEN_CPU" -v r="cpu$RTR_CPU" -v a="$sq0" -v b="$sq1" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); printf "%s %.2f s, %s %.2f s", g, (y[1] - x[1]) / 100, r, (y[2] - x[2]) / 100 }')
+	W_NAPI=$(awk -v a="$n0" -v b="$n1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", (y[1] - x[1] + y[2] - x[2]) / 100 }')
+	W_DROPS=$(awk -v a="$e0" -v b="$e1" 'BEGIN { n = split(a, x, " "); split(b, y, " "); s = ""
+		for (i = 1; i <= n; i += 2) s = s x[i] "=" (y[i + 1] - x[i + 1]) " "; print s }')
+	echo "$ROUND $name $flows dt=$W_DT delivered=$W_PKTS pps=$W_PPS sent_pps=$W_SENT_PPS sirq_s=$W_SIRQ busy_s=$W_BUSY proc_user_s=$W_PU proc_sys_s=$W_PS napi_s=$W_NAPI sirq_by_cpu: $W_SIRQ_CPU; drops: $W_DROPS bg_sirq_per_s=$BG_SIRQ load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$RUN_DIR/raw"
+}
+
+# Idle background of irq+softirq on the two CPUs (ticks/s as CPU-s per s), no traffic, 3 s.
+background() {
+	local c0 c1
+	c0=$(cpu_ticks)
+	sleep 3
+	c1=$(cpu_ticks)
+	awk -v c0="$c0" -v c1="$c1" 'BEGIN { split(c0, a, " "); split(c1, b, " "); printf "%.4f", (b[6] - a[6] + b[7] - a[7]) / 100 / 3 }'
+}
+
+# Starts mhrouter in lab x for one measurement; sets mh_pid and MH_NAPI (its NAPI kthreads).
+start_mhrouter() {
+	use_lab x
+	local log="$1" before
+	before="$(all_napi_pids)"
+	ip netns exec "$NS_RTR" "$MHROUTER" --config "$RUN_DIR/mhrouter.toml" --for "$2" >"$log" 2>&1 9>&- &
+	mh_pid=$!
+	local i
+	for i in $(seq 100); do
+		grep -q "running with" "$log" 2>/dev/null && break
+		kill -0 "$mh_pid" 2>/dev/null || { cat "$log" >&2; echo "e2e: mhrouter exited" >&2; exit 1; }
+		sleep 0.1
+	done
+	sleep 1 # health probes bring both uplinks up (100 ms interval, up_after 5)
+	MH_NAPI=""
+	if [[ $MH_THREADED_NAPI == 1 ]]; then
+		# veth has NAPI instances only while an XDP program is attached: switch them to threads now.
+		local dev
+		for dev in lan1 lan2; do lab_exec "$NS_RTR" sh -c "echo 1 > /sys/class/net/$dev/threaded"; done
+		sleep 0.2
+		MH_NAPI="$(napi_pids "$before" | tr '\n' ' ')"
+		[[ -n $MH_NAPI ]] || { echo "e2e: no NAPI threads for lan1/lan2 found" >&2; exit 1; }
+		local pid
+		for pid in $MH_NAPI; do taskset -pc "$RTR_CPU" "$pid" >/dev/null; done
+	fi
+}
+stop_mhrouter() {
+	kill -TERM "$mh_pid" 2>/dev/null || true
+	wait "$mh_pid" || true
+	mh_pid=""
+}
+
+iperf() {
+	use_lab "$1"
+	lab_exec "$NS_LAN1" timeout $((WINDOW + 15)) taskset -c "$GEN_CPU" iperf3 -c "$INET_ADDR" -t "$WINDOW" -J 2>/dev/null |
+		python3 -c 'import json, sys
+try: print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception: print("fail")'
+}
+
+declare -A R
+{
+	echo "e2e: $(date -u +%FT%TZ) kernel $(uname -r), $(nproc) CPUs, generator on CPU $GEN_CPU, router on CPU $RTR_CPU, window ${WINDOW}s"
+	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI, generator gap: ${GAP:-none (full speed)}"
+} | tee "$RUN_DIR/summary"
+
+for ROUND in $(seq "$ROUNDS"); do
+	BG_SIRQ=$(background)
+	for flows in $FLOWS; do
+		load0="$(cut -d' ' -f1-3 /proc/loadavg)"
+		window ceiling k direct NS_INET direct "$flows" direct
+		R[ceil_pps]=$W_PPS R[ceil_sirq]=$W_SIRQ R[ceil_pkts]=$W_PKTS R[ceil_dt]=$W_DT R[ceil_sent]=$W_SENT_PPS
+		window kernel k eth0 NS_RTR lan1 "$flows" isp
+		R[k_cpu]="$W_SIRQ_CPU"
+		R[k_pps]=$W_PPS R[k_sirq]=$W_SIRQ R[k_pkts]=$W_PKTS R[k_dt]=$W_DT R[k_sent]=$W_SENT_PPS R[k_drops]="$W_DROPS"
+		R[k_i1]=$(use_lab k; lab_sink_packets isp1) R[k_i2]=$(use_lab k; lab_sink_packets isp2)
+		start_mhrouter "$RUN_DIR/mhrouter-r$ROUND-$flows.log" "$(awk -v w="$WINDOW" 'BEGIN { printf "%ds", w + 10 }')"
+		# shellcheck disable=SC2086
+		window mhrouter x eth0 NS_RTR lan1 "$flows" isp "$mh_pid" $MH_NAPI
+		R[x_pps]=$W_PPS R[x_sirq]=$W_SIRQ R[x_pkts]=$W_PKTS R[x_dt]=$W_DT R[x_sent]=$W_SENT_PPS
+		R[x_cpu]="$W_SIRQ_CPU"
+		R[x_pu]=$W_PU R[x_ps]=$W_PS R[x_napi]=$W_NAPI R[x_drops]="$W_DROPS"
+		R[x_i1]=$(use_lab x; lab_sink_packets isp1) R[x_i2]=$(use_lab x; lab_sink_packets isp2)
+		stop_mhrouter
+		load1="$(cut -d' ' -f1-3 /proc/loadavg)"
+		rx_drops="$(grep -E '^mhrouter: (pipeline|worker|  drop)' "$RUN_DIR/mhrouter-r$ROUND-$flows.log" | sed 's/^mhrouter: *//' | tr '\n' ';')"
+
+		python3 - "$flows" "$ROUND" "$BG_SIRQ" "$load0" "$load1" <<-EOF | tee -a "$RUN_DIR/summary"
+			import sys
+			flows, rnd, bg, l0, l1 = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+			R = {k: float(v) for k, v in dict(
+			    ceil_pps="${R[ceil_pps]}", ceil_sirq="${R[ceil_sirq]}", ceil_pkts="${R[ceil_pkts]}", ceil_dt="${R[ceil_dt]}",
+			    ceil_sent="${R[ceil_sent]}",
+			    k_pps="${R[k_pps]}", k_sirq="${R[k_sirq]}", k_pkts="${R[k_pkts]}", k_dt="${R[k_dt]}", k_sent="${R[k_sent]}",
+			    x_pps="${R[x_pps]}", x_sirq="${R[x_sirq]}", x_pkts="${R[x_pkts]}", x_dt="${R[x_dt]}", x_sent="${R[x_sent]}",
+			    x_pu="${R[x_pu]}", x_ps="${R[x_ps]}", x_napi="${R[x_napi]}").items()}
+			def s(sirq, dt): return max(sirq - bg * dt, 0.0)
+			g = s(R["ceil_sirq"], R["ceil_dt"]) / max(R["ceil_pkts"], 1)     # CPU-s per packet, generator + sink
+			def per_m(cpu, pkts): return cpu / (pkts / 1e6) if pkts > 0 else float("nan")
+			k_cpu = s(R["k_sirq"], R["k_dt"]) - g * R["k_pkts"]
+			x_s = s(R["x_sirq"], R["x_dt"]) - g * R["x_pkts"]
+			x_hi = x_s + R["x_pu"] + R["x_ps"]                  # softirq + mhrouter + NAPI threads
+			x_lo = x_s + R["x_pu"] + R["x_napi"]                # softirq + mhrouter user + NAPI threads
+			k_m, x_m = per_m(k_cpu, R["k_pkts"]), per_m(x_hi, R["x_pkts"])
+			ratio = R["x_pps"] / R["k_pps"] if R["k_pps"] else float("nan")
+			print(f"\nround {rnd}, {flows} flows, {R['x_dt']:.1f} s windows, load average {l0} -> {l1}")
+			print(f"  {'':22}{'pps delivered':>14}{'offered pps':>14}{'CPU-s/Mpkt':>12}   notes")
+			print(f"  {'generator ceiling':22}{R['ceil_pps']:>14,.0f}{R['ceil_sent']:>14,.0f}{'':>12}   G = {g*1e6:.2f} CPU-s/Mpkt (gen tx + sink rx softirq)")
+			print(f"  {'kernel (iptables)':22}{R['k_pps']:>14,.0f}{R['k_sent']:>14,.0f}{k_m:>12.2f}   softirq {R['k_sirq']:.2f} s")
+			print(f"  {'mhrouter':22}{R['x_pps']:>14,.0f}{R['x_sent']:>14,.0f}{x_m:>12.2f}   softirq {R['x_sirq']:.2f} s, mhrouter user {R['x_pu']:.2f} s,"
+			      f" sys {R['x_ps'] - R['x_napi']:.2f} s, NAPI kthreads {R['x_napi']:.2f} s; lower bound {per_m(x_lo, R['x_pkts']):.2f};"
+			      f" processes alone {per_m(R['x_pu'] + R['x_ps'], R['x_pkts']):.2f}")
+			cr = x_m / k_m if k_m > 0 else float("nan")
+			crl = per_m(x_lo, R["x_pkts"]) / k_m if k_m > 0 else float("nan")
+			print(f"  ratio mhrouter/kernel: pps {ratio:.2f} (target >= 1.5: {'met' if ratio >= 1.5 else 'MISSED'}),"
+			      f" CPU-s/Mpkt {cr:.2f}, lower bound {crl:.2f} (target <= 0.5: {'met' if cr <= 0.5 else 'met only by the lower bound' if crl <= 0.5 else 'MISSED'})")
+		EOF
+		echo "  uplink split at mh-inet (isp1/isp2 totals): kernel ${R[k_i1]}/${R[k_i2]}, mhrouter ${R[x_i1]}/${R[x_i2]}" | tee -a "$RUN_DIR/summary"
+		echo "  irq+softirq by CPU: kernel ${R[k_cpu]}; mhrouter ${R[x_cpu]}" | tee -a "$RUN_DIR/summary"
+		echo "  drops in the window: kernel: ${R[k_drops]}; mhrouter: ${R[x_drops]}" | tee -a "$RUN_DIR/summary"
+		echo "  mhrouter exit counters: $rx_drops" | tee -a "$RUN_DIR/summary"
+	done
+	if [[ $IPERF == 1 ]]; then
+		k_tcp=$(iperf k)
+		start_mhrouter "$RUN_DIR/mhrouter-r$ROUND-iperf.log" "$((WINDOW + 12))s"
+		x_tcp=$(iperf x)
+		stop_mhrouter
+		echo "round $ROUND: iperf3 TCP LAN1 -> inet, ${WINDOW} s, 1 stream: kernel $k_tcp Mbit/s, mhrouter $x_tcp Mbit/s (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$RUN_DIR/summary"
+	fi
+done
+cp "$RUN_DIR/summary" "$RUN_DIR/summary.txt"
