@@ -141,6 +141,10 @@ pub struct Selector {
     rng: u64,
     hasher: RandomState,
     affinity: HashMap<AffinityKey, (UplinkId, Instant), RandomState>,
+    /// While the affinity table is full of live entries: when its earliest entry expires.
+    full_until: Instant,
+    /// Sweeps of a full affinity table (for tests and counters).
+    sweeps: u64,
 }
 
 impl Selector {
@@ -156,6 +160,8 @@ impl Selector {
                 cfg.affinity_capacity.min(1 << 20),
                 RandomState::with_seeds(s, !s, s ^ 0x55, s ^ 0xaa),
             ),
+            full_until: Instant::ZERO,
+            sweeps: 0,
         }
     }
 
@@ -230,9 +236,16 @@ impl Selector {
     fn remember(&mut self, now: Instant, k: AffinityKey, u: UplinkId) {
         let until = now + self.cfg.affinity_timeout;
         if self.affinity.len() >= self.cfg.affinity_capacity && !self.affinity.contains_key(&k) {
-            // Full: drop what has timed out; if nothing has, this socket simply is not remembered.
+            // Full: drop what has timed out, at most once until the earliest survivor can expire (a sweep per
+            // new socket would make every new flow scan the whole table). Meanwhile new sockets are simply
+            // not remembered.
+            if now < self.full_until {
+                return;
+            }
+            self.sweeps += 1;
             self.affinity.retain(|_, (_, t)| *t > now);
             if self.affinity.len() >= self.cfg.affinity_capacity {
+                self.full_until = self.affinity.values().map(|&(_, t)| t).min().unwrap_or(now);
                 return;
             }
         }

@@ -202,3 +202,33 @@ fn uplink_set_bounds() {
     assert_eq!(s.with(UplinkId(200), false), s);
     assert_eq!(UplinkSet::all(2).0, 0b11);
 }
+
+#[test]
+fn a_full_affinity_table_is_swept_once_per_expiry_not_once_per_new_socket() {
+    // Found by the newflow benchmark: with the table full of live entries, every new socket scanned it whole.
+    let cfg = BalanceConfig {
+        strategy: Strategy::Nth,
+        granularity: Granularity::Socket,
+        affinity_capacity: 8,
+        ..Default::default()
+    };
+    let mut sel = Selector::new(cfg, 1);
+    let cands = [cand(0, 1, 1), cand(1, 1, 1)];
+    let g = Group { id: GroupId(0), cands: &cands };
+    let live = UplinkSet::all(2);
+    for s in 0..8 {
+        sel.choose(NOW, g, live, &key(1, 1000 + s, 80), Granularity::Socket, true);
+    }
+    let before = sel.sweeps;
+    for s in 0..100 {
+        // New sockets while every remembered one is still live: none is remembered, and at most one sweep runs.
+        assert!(sel.choose(NOW, g, live, &key(2, 2000 + s, 80), Granularity::Socket, true).is_some());
+    }
+    assert!(sel.sweeps - before <= 1, "{} sweeps for 100 new sockets", sel.sweeps - before);
+    assert_eq!(sel.affinity.len(), 8);
+    // Once the oldest can expire, room is made again.
+    let later = NOW + Duration::from_secs(301);
+    sel.choose(later, g, live, &key(3, 3000, 80), Granularity::Socket, true);
+    assert!(sel.affinity.len() <= 8);
+    assert!(sel.affinity.values().any(|&(_, t)| t == later + Duration::from_secs(300)), "the new socket got in");
+}
