@@ -78,7 +78,10 @@ fn arp_case(frame: &[u8], tagged: bool) {
     let vlan = tagged.then_some(TAG);
     let n = arp::emit_request(&mut buf, m.arp.sha, vlan, m.arp.spa, m.arp.tpa).expect("request fits");
     let r = wire::parse(&buf[..n]).expect("our ARP request parses");
-    assert_eq!((r.arp.op, r.arp.sha, r.arp.spa, r.arp.tpa, r.vlan), (arp::OP_REQUEST, m.arp.sha, m.arp.spa, m.arp.tpa, vlan));
+    assert_eq!(
+        (r.arp.op, r.arp.sha, r.arp.spa, r.arp.tpa, r.vlan),
+        (arp::OP_REQUEST, m.arp.sha, m.arp.spa, m.arp.tpa, vlan)
+    );
     let eth = EthernetRepr { dst: m.src_mac, src: OUR_MAC, vlan };
     let n = arp::emit_reply(&mut buf, &eth, m.arp.tpa, m.arp.sha, m.arp.spa).expect("reply fits");
     let r = wire::parse(&buf[..n]).expect("our ARP reply parses");
@@ -96,7 +99,8 @@ fn nd_case(frame: &[u8], tagged: bool) {
     let Ok(m) = wire::parse(frame) else { return };
     assert_offsets_sane(frame, &m);
     let msg = icmpv6::NdMessage::new_checked(&frame[m.l4..m.end]);
-    let target = msg.as_ref().and_then(|n| n.target()).unwrap_or([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    let target =
+        msg.as_ref().and_then(|n| n.target()).unwrap_or([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     let lla = msg.as_ref().and_then(|n| n.source_lla().or(n.target_lla())).unwrap_or(m.src_mac);
     let _ = checksums_ok(frame, &m);
 

@@ -127,7 +127,12 @@ fuzz_target!(|data: &[u8]| {
     let after = Verified::of(&frame, &t, &tq);
     assert!(after.icmp && after.outer_ip, "ICMP or outer IPv4 checksum after translation");
     assert!(!before.quoted_ip || after.quoted_ip, "quoted IPv4 header checksum broken by translation");
-    assert!(!before.quoted_l4 || after.quoted_l4, "quoted L4 checksum broken by translation: {:?} -> {:?}", qd.key, quoted);
+    assert!(
+        !before.quoted_l4 || after.quoted_l4,
+        "quoted L4 checksum broken by translation: {:?} -> {:?}",
+        qd.key,
+        quoted
+    );
 
     // And back.
     let outer_back = FlowKey { src: m.key.src, dst: m.key.dst, ..t.key };

@@ -74,7 +74,11 @@ fuzz_target!(|data: &[u8]| {
 
     // The ICMP error we would send about this packet.
     if m.quoted.is_none() {
-        let eth = EthernetRepr { dst: m.src_mac, src: m.dst_mac, vlan: m.vlan.map(|_| VlanTag { vid: 832, pcp: 0, dei: false }) };
+        let eth = EthernetRepr {
+            dst: m.src_mac,
+            src: m.dst_mac,
+            vlan: m.vlan.map(|_| VlanTag { vid: 832, pcp: 0, dei: false }),
+        };
         let mut buf = vec![0u8; 1600];
         let offending = &frame[m.l3..m.end];
         if let Some(n) = icmp::emit_error(&mut buf, &eth, [198, 51, 100, 2], (11, 0), 0, offending) {

@@ -65,7 +65,8 @@ const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
 /// The frame of packet `k` (an echo request when `k.dport == 0`, else an echo reply, for ICMP).
 fn frame_of(k: &FlowKey, l4: L4, payload: &[u8]) -> Vec<u8> {
     let eth = etherparse::PacketBuilder::ethernet2(MAC_A, MAC_B);
-    let ip = if k.is_v4() { eth.ipv4(k.src.v4_octets(), k.dst.v4_octets(), 64) } else { eth.ipv6(k.src.0, k.dst.0, 64) };
+    let ip =
+        if k.is_v4() { eth.ipv4(k.src.v4_octets(), k.dst.v4_octets(), 64) } else { eth.ipv6(k.src.0, k.dst.0, 64) };
     let mut out = Vec::new();
     let r = match l4 {
         L4::Tcp { flags } => {
@@ -125,7 +126,13 @@ fuzz_target!(|inp: Input| {
     let p = match inp.l4 {
         L4::Tcp { .. } => proto::TCP,
         L4::Udp { .. } => proto::UDP,
-        L4::Echo { .. } => if inp.v6 { proto::ICMPV6 } else { proto::ICMP },
+        L4::Echo { .. } => {
+            if inp.v6 {
+                proto::ICMPV6
+            } else {
+                proto::ICMP
+            }
+        }
     };
 
     // The NAT, and the original packet's key (from the inside to a remote).
@@ -143,7 +150,10 @@ fuzz_target!(|inp: Input| {
         let mut dst = inp.remote;
         dst[0] = 0x2a;
         let mode = NatMode::Nptv6 { inside: (Ipv6Addr::from(inside), len), outside: (Ipv6Addr::from(outside), len) };
-        (UplinkNat::new(uplink, mode), FlowKey { src: FlowAddr::v6(src), dst: FlowAddr::v6(dst), proto: p, ..Default::default() })
+        (
+            UplinkNat::new(uplink, mode),
+            FlowKey { src: FlowAddr::v6(src), dst: FlowAddr::v6(dst), proto: p, ..Default::default() },
+        )
     } else {
         let src = [198, 18 | (inp.internal[0] & 1), inp.internal[1], inp.internal[2].max(1)];
         let dst = unicast4([inp.remote[0], inp.remote[1], inp.remote[2], inp.remote[3]]);

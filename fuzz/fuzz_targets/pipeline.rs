@@ -14,17 +14,17 @@
 #![no_main]
 
 use core::cell::RefCell;
-use std::collections::HashMap;
 use core::time::Duration;
+use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
 use mhrouter_fuzz::{assert_emitted, checksums_ok, fix_checksums, lab, Chunks};
 use router_core::pipeline::{Frame, Pipeline, Verdict, HEADROOM};
-use router_nat::Snat;
 use router_core::testkit::{WAN1, WAN1_VLAN};
 use router_core::time::Instant;
 use router_core::uplink::{UplinkId, UplinkSet};
 use router_core::wire;
+use router_nat::Snat;
 
 const MAX_BATCH: usize = 8;
 const PORTS: u16 = 4;
@@ -92,17 +92,18 @@ fn one_input(p: &mut Pipeline<Snat>, now_io: &mut Instant, bad_held: &mut HashMa
                 [port, ctl, rest @ ..] => (*port as u16 % (PORTS + 1), *ctl, rest),
                 _ => continue,
             };
-            now = now + Duration::from_millis(match (ctl >> 1) & 7 {
-                0 => 0,
-                1 => 1,
-                2 => 7,
-                3 => 100,
-                4 => 1_000,
-                5 => 5_000,
-                6 => 30_000,
-                // Past every UDP/ICMP/transitory timeout (and NAT quarantine), short of TCP established.
-                _ => 250_000,
-            });
+            now = now
+                + Duration::from_millis(match (ctl >> 1) & 7 {
+                    0 => 0,
+                    1 => 1,
+                    2 => 7,
+                    3 => 100,
+                    4 => 1_000,
+                    5 => 5_000,
+                    6 => 30_000,
+                    // Past every UDP/ICMP/transitory timeout (and NAT quarantine), short of TCP established.
+                    _ => 250_000,
+                });
             match (ctl >> 5) & 3 {
                 1 => {
                     p.uplink_down(now, UplinkId(0));
@@ -141,7 +142,12 @@ fn one_input(p: &mut Pipeline<Snat>, now_io: &mut Instant, bad_held: &mut HashMa
     *now_io = now;
 }
 
-fn run_batch(p: &mut Pipeline<Snat>, now: Instant, batch: &[(u16, Vec<u8>, bool)], bad_held: &mut HashMap<Vec<u8>, u32>) {
+fn run_batch(
+    p: &mut Pipeline<Snat>,
+    now: Instant,
+    batch: &[(u16, Vec<u8>, bool)],
+    bad_held: &mut HashMap<Vec<u8>, u32>,
+) {
     let mut bufs: Vec<Vec<u8>> = batch
         .iter()
         .map(|(_, f, _)| {
@@ -172,7 +178,10 @@ fn run_batch(p: &mut Pipeline<Snat>, now: Instant, batch: &[(u16, Vec<u8>, bool)
         }
         if lab::is_wan_port(*ingress) {
             let src = wire::parse(input).expect("a forwarded frame parsed on receipt").key.src;
-            assert!(!lab::is_lan_address(src), "a frame from WAN port {ingress} spoofing LAN source {src:?} was forwarded");
+            assert!(
+                !lab::is_lan_address(src),
+                "a frame from WAN port {ingress} spoofing LAN source {src:?} was forwarded"
+            );
         }
     }
     check_generated(p, bad_held);

@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let p = if is_udp { proto::UDP } else { proto::TCP };
     let (src, dst) = if v6 {
-        (FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]), FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]))
+        (
+            FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]),
+            FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]),
+        )
     } else {
         (FlowAddr::v4([198, 18, 1, 2]), FlowAddr::v4([192, 0, 2, 10]))
     };

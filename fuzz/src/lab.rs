@@ -236,11 +236,8 @@ pub fn flow_frames() -> Vec<(PortId, Vec<u8>)> {
             0..=3 => c.udp(sport, 53, b"query"),
             4..=6 => c.tcp(sport, 443, 1000 + i as u32, None, 0x02, &[]),
             7 => c.echo_request(sport, 1),
-            8 => V6::from_host1([0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, i as u8]).udp(
-                sport,
-                443,
-                b"quic",
-            ),
+            8 => V6::from_host1([0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, i as u8])
+                .udp(sport, 443, b"quic"),
             _ if i % 20 == 9 => V4::from_host1(HOST2).udp(sport, 5000, b"lan"),
             _ => V6::from_host1(INET_V6).tcp(sport, 80, 7, 0x02, &[]),
         };
@@ -312,7 +309,7 @@ pub fn rewarm<N: router_core::nat::Nat>(
     for (i, (port, f)) in flow_frames().into_iter().enumerate().step_by(stride.max(1)) {
         let out = run(p, now, port, &f);
         each(port, &f, &out);
-        if let (Verdict::Forward(egress), true) = (out.verdict, (i / stride.max(1)) % 2 == 0) {
+        if let (Verdict::Forward(egress), true) = (out.verdict, (i / stride.max(1)).is_multiple_of(2)) {
             if let Some((rport, r)) = reply_to(egress, &out.frame) {
                 let back = run(p, now, rport, &r);
                 each(rport, &r, &back);

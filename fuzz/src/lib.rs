@@ -114,14 +114,23 @@ pub fn checksums_ok(frame: &[u8], m: &PacketMeta) -> bool {
 /// its header, or as the destination of the packet an ICMP error quotes); its source MAC is the router's MAC on that
 /// port. Returns the parse.
 pub fn assert_emitted(port: PortId, frame: &[u8], l4_must_verify: bool) -> PacketMeta {
-    let m = wire::parse(frame).unwrap_or_else(|r| panic!("emitted an unparsable frame on port {port} ({r:?}): {frame:02x?}"));
+    let m = wire::parse(frame)
+        .unwrap_or_else(|r| panic!("emitted an unparsable frame on port {port} ({r:?}): {frame:02x?}"));
     assert_offsets_sane(frame, &m);
     assert_key_family(&m);
     assert!(ipv4_header_ok(frame, &m), "IPv4 header checksum of an emitted frame on port {port}: {frame:02x?}");
     if l4_must_verify {
-        assert!(wire::l4_checksum_ok(frame, &m), "L4 checksum of an emitted frame on port {port}: {:?} {frame:02x?}", m.key);
+        assert!(
+            wire::l4_checksum_ok(frame, &m),
+            "L4 checksum of an emitted frame on port {port}: {:?} {frame:02x?}",
+            m.key
+        );
     }
-    assert_eq!(Some(m.src_mac), lab::our_mac(port), "a frame leaves port {port} with a source MAC not ours: {frame:02x?}");
+    assert_eq!(
+        Some(m.src_mac),
+        lab::our_mac(port),
+        "a frame leaves port {port} with a source MAC not ours: {frame:02x?}"
+    );
     if lab::is_wan_port(port) {
         assert!(!lab::is_lan_address(m.key.src), "LAN source {:?} leaves by WAN port {port}: {frame:02x?}", m.key.src);
         if let Some(q) = m.quoted {

@@ -58,7 +58,8 @@ fn main() {
 
     // The lab's traffic, with what the router made of it.
     let mut seen: Vec<(PortId, Vec<u8>, Verdict, Vec<u8>, Vec<(PortId, Vec<u8>)>)> = Vec::new();
-    let _router = lab::router_with(|port, f, o| seen.push((port, f.to_vec(), o.verdict, o.frame.clone(), o.generated.clone())));
+    let _router =
+        lab::router_with(|port, f, o| seen.push((port, f.to_vec(), o.verdict, o.frame.clone(), o.generated.clone())));
 
     // More traffic a router sees: to us, ARP, TTL 1, tagged, blackholed, hairpin, errors about our flows.
     let mut extra: Vec<(&str, PortId, Vec<u8>)> = vec![
@@ -170,7 +171,8 @@ fn main() {
     malformed.push(("tcp-syn-fin", patch4(20 + 13, &[0x03], &tcp4)));
     malformed.push(("udp-short-len", patch4(20 + 4, &[0, 4], &good4)));
     let mut opts = good4[..14].to_vec();
-    let mut ip = vec![0x47, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 1, 2, 192, 0, 2, 10, 0x94, 4, 0, 0, 1, 7, 0, 0];
+    let mut ip =
+        vec![0x47, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 1, 2, 192, 0, 2, 10, 0x94, 4, 0, 0, 1, 7, 0, 0];
     ip.extend_from_slice(&good4[34..]);
     let tl = ip.len() as u16;
     ip[2..4].copy_from_slice(&tl.to_be_bytes());
@@ -261,7 +263,10 @@ fn main() {
                 let to: &[u8] = if ctl & 1 == 0 {
                     &[203, 0, 113, 2, 192, 0, 2, 10, 0x04, 0x00, 0, 53]
                 } else {
-                    &[0x20, 1, 0xd, 0xb8, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0x04, 0x00, 0, 53]
+                    &[
+                        0x20, 1, 0xd, 0xb8, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                        0, 0, 0, 9, 0x04, 0x00, 0, 53,
+                    ]
                 };
                 add(&mut c, "tcp_udp", name.clone(), [&[ctl][..], to, seg].concat());
             }
@@ -285,7 +290,12 @@ fn main() {
             } else {
                 [&INET[..], &HOST1[..], &HOST1[..], &INET[..], &[0x13, 0x88, 0, 53]].concat()
             };
-            add(&mut c, "icmp_errors", name.clone(), [&[ctl, m.icmp.map_or(0, |i| i.1)][..], &to, &f[q.l3..q.end]].concat());
+            add(
+                &mut c,
+                "icmp_errors",
+                name.clone(),
+                [&[ctl, m.icmp.map_or(0, |i| i.1)][..], &to, &f[q.l3..q.end]].concat(),
+            );
         }
     }
     // icmp_errors: quotes of every lab packet that went out (as if an error came back about it).
@@ -294,13 +304,22 @@ fn main() {
         let Ok(m) = wire::parse(out) else { continue };
         let v6q = m.net == NetKind::Ipv6;
         let to: Vec<u8> = if v6q {
-            [lab::INET_V6, lab::HOST1_V6, lab::HOST1_V6, lab::INET_V6].concat().into_iter().chain([0x13, 0x88, 0, 53]).collect()
+            [lab::INET_V6, lab::HOST1_V6, lab::HOST1_V6, lab::INET_V6]
+                .concat()
+                .into_iter()
+                .chain([0x13, 0x88, 0, 53])
+                .collect()
         } else {
             [&INET[..], &HOST1[..], &HOST1[..], &INET[..], &[0x13, 0x88, 0, 53]].concat()
         };
         let q = &out[m.l3..m.end];
         add(&mut c, "icmp_errors", format!("quote-lab-{i:03}"), [&[v6q as u8, 3][..], &to, q].concat());
-        add(&mut c, "icmp_errors", format!("quote8-lab-{i:03}"), [&[v6q as u8, 3][..], &to, &q[..q.len().min(if v6q { 48 } else { 28 })]].concat());
+        add(
+            &mut c,
+            "icmp_errors",
+            format!("quote8-lab-{i:03}"),
+            [&[v6q as u8, 3][..], &to, &q[..q.len().min(if v6q { 48 } else { 28 })]].concat(),
+        );
     }
 
     // arp_nd: ARP as a router hears it, and ND messages (bodies after the type byte).

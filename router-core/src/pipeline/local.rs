@@ -101,6 +101,12 @@ impl<N: Nat> Pipeline<N> {
         if is_nd(meta) {
             return self.nd(now, frame, meta, iface);
         }
+        // An uplink reaches only its own addresses (strong host model on the outside): answering there for a
+        // LAN-side address would show the internet the LAN's addressing, and answer from it.
+        let i = &self.ifaces[iface as usize];
+        if matches!(i.role, IfaceRole::Uplink(_)) && !i.addrs.iter().any(|&(a, _)| a == meta.key.dst) {
+            return Verdict::Drop(DropReason::UnsolicitedInbound);
+        }
         let echo = match meta.net {
             NetKind::Ipv4 => (icmp::types::ECHO_REQUEST, icmp::types::ECHO_REPLY),
             _ => (icmpv6::types::ECHO_REQUEST, icmpv6::types::ECHO_REPLY),

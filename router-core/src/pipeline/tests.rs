@@ -286,3 +286,23 @@ fn echo_replies_come_from_our_mac_whatever_mac_the_request_was_sent_to() {
         assert_eq!((m.src_mac, m.dst_mac), (RTR_LAN1_MAC, HOST1_MAC), "request to {dst_mac:02x?}");
     }
 }
+
+#[test]
+fn an_uplink_reaches_only_its_own_addresses() {
+    // Found by fuzzing (pipeline target): an echo request to our LAN address 198.18.1.1 arriving on a WAN was
+    // answered there, from 198.18.1.1: the LAN's addressing shown to the internet.
+    let mut p = router();
+    for (dst, want) in [
+        (RTR_LAN1, Verdict::Drop(DropReason::UnsolicitedInbound)),
+        (WAN1_ADDR, Verdict::Drop(DropReason::UnsolicitedInbound)),
+        (WAN2_ADDR, Verdict::Forward(WAN2)),
+    ] {
+        let out = run(&mut p, T0, WAN2, &V4::from_isp2(INET, dst).echo_request(3, 1));
+        assert_eq!(out.verdict, want, "echo to {dst:?} on wan2");
+        assert!(out.generated.is_empty());
+    }
+    // From a LAN, every address of the router answers.
+    for dst in [RTR_LAN1, RTR_LAN2, WAN1_ADDR, WAN2_ADDR] {
+        assert_eq!(run(&mut p, T0, LAN1, &V4::from_host1(dst).echo_request(4, 1)).verdict, Verdict::Forward(LAN1));
+    }
+}
