@@ -9,11 +9,6 @@ export MH_SUFFIX=${MH_SUFFIX:--rl$$}
 # shellcheck source=lab/lib.sh
 source lab/lib.sh
 
-passed=0
-failed=0
-check() {
-	if [[ $2 == 0 ]]; then echo "PASS $1: $3"; passed=$((passed + 1)); else echo "FAIL $1: $3"; failed=$((failed + 1)); fi
-}
 work=$(mktemp -d /tmp/mh-reload.XXXXXX)
 rtr_pid=
 long_pid=
@@ -35,7 +30,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 curl_ok() { ip netns exec "$NS_LAN1" curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$INET_ADDR/" || true; }
-check "serves before any reload" "$([[ $(curl_ok) == 200 ]]; echo $?)" "HTTP from mh-lan1"
+lab_check "serves before any reload" "$([[ $(curl_ok) == 200 ]]; echo $?)" "HTTP from mh-lan1"
 
 # A long-lived TCP connection (echo server, one line a second) opened before the reloads.
 ip netns exec "$NS_LAN1" python3 -c '
@@ -55,30 +50,29 @@ sleep 1
 echo 'this is not toml = [' >"$work/site.toml"
 kill -HUP "$rtr_pid"
 sleep 0.5
-check "a broken config is refused" "$(grep -q 'refused, nothing changed' "$work/rtr.log"; echo $?)" \
+lab_check "a broken config is refused" "$(grep -q 'refused, nothing changed' "$work/rtr.log"; echo $?)" \
 	"$(grep -c 'refused' "$work/rtr.log") refusal(s) logged"
-check "and nothing changed" "$([[ $(curl_ok) == 200 ]]; echo $?)" "HTTP still served"
+lab_check "and nothing changed" "$([[ $(curl_ok) == 200 ]]; echo $?)" "HTTP still served"
 
 sed 's#198.18.1.1/24#198.18.1.254/24#' config/lab.toml >"$work/site.toml"
 kill -HUP "$rtr_pid"
 sleep 0.5
-check "an interface change is refused (needs a restart)" "$(grep -q 'needs a restart' "$work/rtr.log"; echo $?)" \
+lab_check "an interface change is refused (needs a restart)" "$(grep -q 'needs a restart' "$work/rtr.log"; echo $?)" \
 	"$(grep 'needs a restart' "$work/rtr.log" | head -1 | cut -c1-100)"
 
 { cat config/lab.toml; printf '\n[[route]]\nto = "%s/32"\nblackhole = true\n' "$INET_ADDR"; } >"$work/site.toml"
 kill -HUP "$rtr_pid"
 sleep 0.5
-check "a good config is applied" "$(grep -q 'reload applied' "$work/rtr.log"; echo $?)" \
+lab_check "a good config is applied" "$(grep -q 'reload applied' "$work/rtr.log"; echo $?)" \
 	"$(grep 'reload applied' "$work/rtr.log" | head -1 | sed 's/^mhrouter: *//')"
-check "new connections follow the new routes" "$([[ $(curl_ok) != 200 ]]; echo $?)" "HTTP to the blackholed server fails"
+lab_check "new connections follow the new routes" "$([[ $(curl_ok) != 200 ]]; echo $?)" "HTTP to the blackholed server fails"
 wait "$long_pid" || true
 long_pid=
 got=$(cat "$work/long.out")
-check "the connection opened before the reloads kept flowing" "$([[ $got == 12 ]]; echo $?)" "$got/12 echoes"
+lab_check "the connection opened before the reloads kept flowing" "$([[ $got == 12 ]]; echo $?)" "$got/12 echoes"
 kill -TERM "$rtr_pid"
 rc=0
 wait "$rtr_pid" || rc=$?
 rtr_pid=
-check "the router ran to its SIGTERM" "$([[ $rc == 0 ]]; echo $?)" "exit status $rc"
-echo "$passed passed, $failed failed"
-((failed == 0))
+lab_check "the router ran to its SIGTERM" "$([[ $rc == 0 ]]; echo $?)" "exit status $rc"
+lab_summary

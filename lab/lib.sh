@@ -86,6 +86,24 @@ LAB_OFFLOADS=(tx off tso off gso off rxvlan off txvlan off)
 
 lab_log() { echo "lab: $*" >&2; }
 
+# Check results for lab scripts: lab_check NAME STATUS DETAIL (STATUS 0 = passed) prints PASS/FAIL and counts;
+# lab_summary prints the closing `N passed, M failed` line and fails when anything did.
+lab_passed=0
+lab_failed=0
+lab_check() {
+	if [[ $2 == 0 ]]; then
+		echo "PASS $1: $3"
+		lab_passed=$((lab_passed + 1))
+	else
+		echo "FAIL $1: $3"
+		lab_failed=$((lab_failed + 1))
+	fi
+}
+lab_summary() {
+	echo "$lab_passed passed, $lab_failed failed"
+	((lab_failed == 0))
+}
+
 # True if a namespace of exactly this name exists.
 lab_ns_exists() { ip netns list | awk '{print $1}' | grep -qxF -- "$1"; }
 

@@ -13,18 +13,6 @@ export MH_SUFFIX=${MH_SUFFIX:--rp$$}
 # shellcheck source=lab/lib.sh
 source lab/lib.sh
 
-passed=0
-failed=0
-check() { # check NAME CONDITION-STATUS DETAIL
-	if [[ $2 == 0 ]]; then
-		echo "PASS $1: $3"
-		passed=$((passed + 1))
-	else
-		echo "FAIL $1: $3"
-		failed=$((failed + 1))
-	fi
-}
-
 work=$(mktemp -d /tmp/mh-replay.XXXXXX)
 rtr_pid=
 cleanup() {
@@ -92,15 +80,14 @@ curl_ok=$(cat "$work/curl.ok")
 
 echo "replayed ${sent_lan:-0} frames on lan1 and ${sent_wan:-0} on wan2 in ${took}s"
 grep 'pipeline:   drop ' "$work/rtr.log" | sed 's/^mhrouter: pipeline:   /  /'
-check "router stays up" $((alive == 1 && rc == 0 ? 0 : 1)) "alive through the replay, exit status $rc"
-check "every frame accounted for" $((rx == fwd + con + drops ? 0 : 1)) \
+lab_check "router stays up" $((alive == 1 && rc == 0 ? 0 : 1)) "alive through the replay, exit status $rc"
+lab_check "every frame accounted for" $((rx == fwd + con + drops ? 0 : 1)) \
 	"rx $rx = forwarded $fwd + consumed $con + dropped $drops (by reason above)"
-check "nothing lost unseen" $((rx + kdrop >= ${sent_lan:-0} + ${sent_wan:-0} ? 0 : 1)) \
+lab_check "nothing lost unseen" $((rx + kdrop >= ${sent_lan:-0} + ${sent_wan:-0} ? 0 : 1)) \
 	"rx $rx + kernel ring drops $kdrop >= replayed $((${sent_lan:-0} + ${sent_wan:-0}))"
-check "the replay was at least the asked count" $((${sent_lan:-0} >= COUNT * 99 / 100 ? 0 : 1)) "${sent_lan:-0} of $COUNT"
+lab_check "the replay was at least the asked count" $((${sent_lan:-0} >= COUNT * 99 / 100 ? 0 : 1)) "${sent_lan:-0} of $COUNT"
 spoof=$(($(lab_spoof_drops isp1) + $(lab_spoof_drops isp2)))
-check "no LAN source escaped un-NATed" $((spoof == 0 ? 0 : 1)) "ISP anti-spoof drops: $spoof"
-check "ordinary pings kept flowing" "$(awk -v l="${loss:-100}" 'BEGIN {print (l <= 1) ? 0 : 1}')" "loss ${loss:-?}%"
-check "ordinary HTTP kept flowing" $((curl_ok == 100 ? 0 : 1)) "$curl_ok/100 requests served"
-echo "$passed passed, $failed failed"
-((failed == 0))
+lab_check "no LAN source escaped un-NATed" $((spoof == 0 ? 0 : 1)) "ISP anti-spoof drops: $spoof"
+lab_check "ordinary pings kept flowing" "$(awk -v l="${loss:-100}" 'BEGIN {print (l <= 1) ? 0 : 1}')" "loss ${loss:-?}%"
+lab_check "ordinary HTTP kept flowing" $((curl_ok == 100 ? 0 : 1)) "$curl_ok/100 requests served"
+lab_summary
