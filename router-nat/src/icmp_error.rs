@@ -44,6 +44,8 @@ enum QuotedL4 {
     Ports { csum: Option<usize>, udp: bool },
     /// ICMP echo: id at 4..6 written from the key per `which`, checksum at 2 when present.
     Echo { which: EchoId, csum: Option<usize>, pseudo: bool },
+    /// ICMPv6 with no id: nothing to write, but its checksum covers the addresses (pseudo-header).
+    Pseudo { csum: Option<usize> },
 }
 
 /// Rewrites an ICMP/ICMPv6 error in place; see [`router_core::nat::Nat::rewrite_icmp_error`].
@@ -107,6 +109,7 @@ pub fn rewrite_icmp_error(
                 Some(QuotedL4::Echo { which, csum: present(4).then_some(q.l4 + 2), pseudo: p == proto::ICMPV6 })
             }
             Some(_) => return Err(DropReason::IcmpErrorBadQuote),
+            None if !v4 => Some(QuotedL4::Pseudo { csum: present(4).then_some(q.l4 + 2) }),
             None => None,
         },
         proto::TCP | proto::UDP => return Err(DropReason::IcmpErrorBadQuote),
@@ -143,7 +146,8 @@ pub fn rewrite_icmp_error(
                 fix(frame, at, acc, false);
             }
         }
-        None => {}
+        Some(QuotedL4::Pseudo { csum: Some(at) }) => fix(frame, at, addrs_acc, false),
+        Some(QuotedL4::Pseudo { csum: None }) | None => {}
     }
     // Outer header.
     if v4 {
@@ -306,6 +310,45 @@ mod tests {
         let aq = after.quoted.unwrap();
         assert_eq!(&frame[aq.l4..aq.end], &[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 1], "quoted bytes untouched");
         assert_eq!(aq.key.src, int);
+        assert!(testutil::l4_verifies(&frame, &after));
+    }
+
+    #[test]
+    fn icmpv6_error_quoting_icmpv6_without_an_id_keeps_the_quoted_checksum_valid() {
+        // Found by the fuzz smoke in CI (icmp_errors target): a quoted ICMPv6 message of a type with no echo id
+        // had its addresses translated but not its checksum, which covers them through the pseudo-header.
+        let remote = FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53]);
+        let ext = FlowAddr::v6([0x20, 1, 0xd, 0xb8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+        let int = FlowAddr::v6([0xfd, 1, 2, 3, 4, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+        // A neighbor advertisement (type 136) from ext to remote, with its checksum right.
+        let mut icmp = vec![136u8, 0, 0, 0, 0x60, 0, 0, 0];
+        icmp.extend_from_slice(&ext.0);
+        let acc = checksum::pseudo_header_v6(ext.0, remote.0, proto::ICMPV6, icmp.len() as u32);
+        let c = checksum::finish(checksum::add(acc, &icmp));
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut ip = etherparse::Ipv6Header {
+            payload_length: icmp.len() as u16,
+            next_header: etherparse::IpNumber(proto::ICMPV6),
+            hop_limit: 255,
+            source: ext.0,
+            destination: remote.0,
+            ..Default::default()
+        }
+        .to_bytes()
+        .to_vec();
+        ip.extend_from_slice(&icmp);
+        let mut frame = testutil::icmp_error_frame(remote, ext, 2, 0, &ip);
+        let meta = router_core::wire::parse(&frame).unwrap();
+        let q = meta.quoted.unwrap();
+        assert!(q.l4_checksum_present);
+        let outer = FlowKey { src: remote, dst: int, ..meta.key };
+        let orig = FlowKey { src: int, ..q.key };
+        rewrite_icmp_error(&mut frame, &meta, &outer, &orig).unwrap();
+        let after = router_core::wire::parse(&frame).unwrap();
+        let aq = after.quoted.unwrap();
+        assert_eq!(aq.key.src, int);
+        let quoted_acc = checksum::pseudo_header_v6(int.0, remote.0, proto::ICMPV6, (aq.end - aq.l4) as u32);
+        assert!(checksum::verifies(quoted_acc, &frame[aq.l4..aq.end]), "quoted ICMPv6 checksum");
         assert!(testutil::l4_verifies(&frame, &after));
     }
 

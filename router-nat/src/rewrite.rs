@@ -47,12 +47,19 @@ fn normalize(d: u16) -> u16 {
 
 pub use router_core::nat::deltas_between;
 
-/// Applies a folded delta to the big-endian checksum at `at`. A ones' complement zero delta changes nothing but a
-/// checksum of 0x0000, which becomes 0xffff: the words it covers may now all be zero (an echo id of 0xffff turned
-/// into 0), and 0xffff is the form every receiver accepts (see `checksum::apply_delta`).
+/// Applies a folded delta to the big-endian checksum at `at`.
+///
+/// A ones' complement zero delta leaves the checksum exactly as it is, unless `may_be_all_zero`: only a checksum
+/// whose covered words can all be zero (ICMPv4, which has no pseudo-header: an echo id of 0xffff turned into 0)
+/// can then need its 0x0000 turned into 0xffff, the form every receiver accepts (see `checksum::apply_delta`).
+/// The IPv4 header, TCP, UDP and ICMPv6 (addresses in the pseudo-header) never sum to zero, so a checksum-neutral
+/// rewrite (NPTv6) leaves their bytes alone.
 #[inline]
-fn apply_at(frame: &mut [u8], at: usize, delta: u16, udp: bool) {
+fn apply_at(frame: &mut [u8], at: usize, delta: u16, udp: bool, may_be_all_zero: bool) {
     let delta = normalize(delta);
+    if delta == 0 && !may_be_all_zero {
+        return;
+    }
     let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
     if udp && old == 0 {
         // A zero UDP checksum means "none" (IPv4); it stays none.
@@ -107,7 +114,7 @@ pub fn rewrite(frame: &mut [u8], meta: &PacketMeta, to: &FlowKey, deltas: Deltas
     if v4 {
         frame[l3 + 12..l3 + 16].copy_from_slice(&to.src.v4_octets());
         frame[l3 + 16..l3 + 20].copy_from_slice(&to.dst.v4_octets());
-        apply_at(frame, l3 + 10, deltas.l3, false);
+        apply_at(frame, l3 + 10, deltas.l3, false, false);
     } else {
         frame[l3 + 8..l3 + 24].copy_from_slice(&to.src.0);
         frame[l3 + 24..l3 + 40].copy_from_slice(&to.dst.0);
@@ -117,20 +124,55 @@ pub fn rewrite(frame: &mut [u8], meta: &PacketMeta, to: &FlowKey, deltas: Deltas
         L4::Ports { csum, udp } => {
             frame[l4..l4 + 2].copy_from_slice(&to.sport.to_be_bytes());
             frame[l4 + 2..l4 + 4].copy_from_slice(&to.dport.to_be_bytes());
-            apply_at(frame, l4 + csum, deltas.l4, udp);
+            apply_at(frame, l4 + csum, deltas.l4, udp, false);
         }
         L4::Echo { id } => {
             frame[l4 + 4..l4 + 6].copy_from_slice(&id.to_be_bytes());
-            apply_at(frame, l4 + 2, deltas.l4, false);
+            apply_at(frame, l4 + 2, deltas.l4, false, v4);
         }
         // Informational ICMPv6 without an id still has addresses in its pseudo-header.
-        L4::IcmpOther => apply_at(frame, l4 + 2, deltas.l4, false),
+        L4::IcmpOther => apply_at(frame, l4 + 2, deltas.l4, false, false),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_delta_leaves_a_valid_0x0000_icmpv6_checksum_alone() {
+        // Found by the fuzz smoke in CI (nat_roundtrip, "NPTv6 leaves L4 bytes alone"): a checksum-neutral
+        // rewrite turned a valid 0x0000 ICMPv6 checksum into 0xffff. With the addresses in its pseudo-header the
+        // words it covers are never all zero, so 0x0000 stays valid and must stay as it is.
+        let (src, dst) = (
+            [0x20, 1, 0xd, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            [0x20, 1, 0xd, 0xb8, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10],
+        );
+        let mut icmp = vec![128u8, 0, 0, 0, 0x12, 0x34, 0, 1, 0, 0];
+        // Choose the last data word so that everything but the checksum sums to 0xffff: the checksum is 0x0000.
+        let acc = checksum::add(checksum::pseudo_header_v6(src, dst, proto::ICMPV6, icmp.len() as u32), &icmp);
+        let w = !checksum::fold(acc);
+        icmp[8..10].copy_from_slice(&w.to_be_bytes());
+        let acc = checksum::add(checksum::pseudo_header_v6(src, dst, proto::ICMPV6, icmp.len() as u32), &icmp);
+        assert_eq!(checksum::finish(acc), 0, "the fixture's checksum is 0x0000");
+        let ip = etherparse::Ipv6Header {
+            payload_length: icmp.len() as u16,
+            next_header: etherparse::IpNumber(proto::ICMPV6),
+            hop_limit: 64,
+            source: src,
+            destination: dst,
+            ..Default::default()
+        };
+        let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd];
+        frame.extend_from_slice(&ip.to_bytes());
+        frame.extend_from_slice(&icmp);
+        let meta = router_core::wire::parse(&frame).unwrap();
+        assert!(router_core::wire::l4_checksum_ok(&frame, &meta));
+        let l4_before = frame[meta.l4..meta.end].to_vec();
+        // Same key, zero deltas: what a checksum-neutral NPTv6 rewrite of the L4 part amounts to.
+        rewrite(&mut frame, &meta, &meta.key, Deltas::default());
+        assert_eq!(&frame[meta.l4..meta.end], &l4_before[..], "L4 bytes untouched");
+    }
     use crate::testutil::{self, Proto};
     use proptest::prelude::*;
     use router_core::flow::FlowAddr;
