@@ -1,6 +1,8 @@
 //! A fixed amount of one pipeline workload, for profilers (`valgrind --tool=callgrind`, `perf record`):
 //! `cargo run -p benches --release --example profile -- <fastpath|vlan|newflow> <flows> <batches>`.
 //! Setup is the same as the criterion benchmark's; only the loop after "measuring" matters in a profile.
+//! `MH_QUICK_PATH=0` turns the pipeline's quick path off (the general parse and fast path for every frame), for
+//! before/after comparisons in one build.
 
 use std::hint::black_box;
 
@@ -21,6 +23,9 @@ fn main() {
     } else {
         Templates::new(&r.flows, FlowSpec::data_frame)
     };
+    if std::env::var("MH_QUICK_PATH").is_ok_and(|v| v == "0") {
+        r.pipeline.set_quick_path(false);
+    }
     eprintln!("measuring {what}: {flows} flows, {batches} batches");
     let faults = minor_faults();
     let start = std::time::Instant::now();

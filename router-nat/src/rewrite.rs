@@ -34,40 +34,12 @@ pub(crate) fn echo_kind(l4_proto: u8, icmp_type: u8) -> Option<EchoId> {
     }
 }
 
-/// A folded delta of `0xffff` is ones' complement zero: apply nothing, so that checksum bytes are left exactly as
-/// they were (and a checksum of 0xffff is not turned into 0).
-#[inline]
-fn normalize(d: u16) -> u16 {
-    if d == 0xffff {
-        0
-    } else {
-        d
-    }
-}
-
 pub use router_core::nat::deltas_between;
 
-/// Applies a folded delta to the big-endian checksum at `at`.
-///
-/// A ones' complement zero delta leaves the checksum exactly as it is, unless `may_be_all_zero`: only a checksum
-/// whose covered words can all be zero (ICMPv4, which has no pseudo-header: an echo id of 0xffff turned into 0)
-/// can then need its 0x0000 turned into 0xffff, the form every receiver accepts (see `checksum::apply_delta`).
-/// The IPv4 header, TCP, UDP and ICMPv6 (addresses in the pseudo-header) never sum to zero, so a checksum-neutral
-/// rewrite (NPTv6) leaves their bytes alone.
+/// Applies a folded delta to the big-endian checksum at `at` (see [`checksum::apply_delta_at`]).
 #[inline]
 fn apply_at(frame: &mut [u8], at: usize, delta: u16, udp: bool, may_be_all_zero: bool) {
-    let delta = normalize(delta);
-    if delta == 0 && !may_be_all_zero {
-        return;
-    }
-    let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
-    if udp && old == 0 {
-        // A zero UDP checksum means "none" (IPv4); it stays none.
-        return;
-    }
-    // Never 0x0000, so a UDP checksum never turns into "none" either.
-    let new = checksum::apply_delta(old, delta);
-    frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
+    checksum::apply_delta_at(frame, at, delta, udp, may_be_all_zero);
 }
 
 /// The L4 rewrite a packet needs: which bytes must exist and what to write.

@@ -7,7 +7,7 @@ use crate::drop::DropReason;
 use crate::flow::{proto, Direction, FlowAddr, FlowKey};
 use crate::nat::{Deltas, Nat};
 use crate::time::Instant;
-use crate::wire::{ethernet, ipv4, ipv6, NetKind, PacketMeta};
+use crate::wire::{ethernet, ipv4, ipv6, NetKind, PacketMeta, VlanTag};
 
 /// Where a packet leaves: interface and next-hop MAC (or the address still to resolve).
 #[derive(Clone, Copy, Debug)]
@@ -30,20 +30,11 @@ impl<N: Nat> Pipeline<N> {
         dir: Direction,
     ) -> Verdict {
         self.stats.fast_path += 1;
-        let was_replied = self.ct.get(id).replied;
-        self.ct.touch(now, id, dir, meta.tcp_flags);
-        if dir == Direction::Reply && !was_replied && meta.key.proto == proto::TCP {
-            if let Some(u) = self.ct.get(id).uplink {
-                if let Some(h) = self.handshakes.get_mut(u.0 as usize) {
-                    h.answered += 1;
-                }
-            }
-        }
-        if dir == Direction::Reply && meta.key.proto == proto::TCP {
-            if let Some(next) = tcp_seq_next(frame.bytes(), meta) {
-                self.ct.set_reply_seq_next(id, next);
-            }
-        }
+        let seq_next = match (dir, meta.key.proto) {
+            (Direction::Reply, proto::TCP) => tcp_seq_next(frame.bytes(), meta.l4, meta.end, meta.tcp_flags),
+            _ => None,
+        };
+        self.track(now, id, dir, meta.key.proto, meta.tcp_flags, seq_next);
         // Read in place: a copy of the whole flow (120 bytes) cost more than the fields used.
         let flow = self.ct.get(id);
         let (to, deltas, egress, hop) = match dir {
@@ -56,6 +47,34 @@ impl<N: Nat> Pipeline<N> {
         };
         let translate = if flow.translated { Some((&to, deltas)) } else { None };
         self.forward(now, frame, meta, translate, egress, hop)
+    }
+
+    /// Records a packet of flow `id` travelling in `dir` in conntrack (TCP state, expiry, first reply) and in the
+    /// handshake counters of its uplink; `seq_next` is the sequence number following a TCP reply segment.
+    #[inline]
+    pub(super) fn track(
+        &mut self,
+        now: Instant,
+        id: FlowId,
+        dir: Direction,
+        l4_proto: u8,
+        tcp_flags: u8,
+        seq_next: Option<u32>,
+    ) {
+        let was_replied = self.ct.get(id).replied;
+        self.ct.touch(now, id, dir, tcp_flags);
+        if dir == Direction::Reply && l4_proto == proto::TCP {
+            if !was_replied {
+                if let Some(u) = self.ct.get(id).uplink {
+                    if let Some(h) = self.handshakes.get_mut(u.0 as usize) {
+                        h.answered += 1;
+                    }
+                }
+            }
+            if let Some(next) = seq_next {
+                self.ct.set_reply_seq_next(id, next);
+            }
+        }
     }
 
     /// The next hop of a flow's original direction: the uplink's gateway when it leaves by its uplink, else
@@ -125,19 +144,8 @@ impl<N: Nat> Pipeline<N> {
         }
         let iface = &self.ifaces[egress as usize];
         let (port, our_mac, vlan) = (iface.port, iface.mac, iface.vlan);
-        match (meta.vlan.is_some(), vlan) {
-            (false, None) => {}
-            (true, Some(tag)) => {
-                ethernet::set_vlan(frame.bytes_mut(), tag);
-            }
-            (false, Some(tag)) => match ethernet::push_vlan(frame.buf, frame.head, frame.len, tag) {
-                Some((h, l)) => (frame.head, frame.len) = (h, l),
-                None => return Verdict::Drop(DropReason::NoHeadroom),
-            },
-            (true, None) => match ethernet::pop_vlan(frame.buf, frame.head, frame.len) {
-                Some((h, l, _)) => (frame.head, frame.len) = (h, l),
-                None => return Verdict::Drop(DropReason::VlanTruncated),
-            },
+        if let Err(r) = retag(frame, meta.vlan.is_some(), vlan) {
+            return Verdict::Drop(r);
         }
         match hop {
             NextHop::Mac(mac) => {
@@ -158,18 +166,38 @@ impl<N: Nat> Pipeline<N> {
     }
 }
 
+/// Gives a frame the tagging of its egress interface: pushes, rewrites or pops the 802.1Q tag in place
+/// (`tagged`: whether it arrived with one).
+#[inline]
+pub(super) fn retag(frame: &mut Frame<'_>, tagged: bool, egress: Option<VlanTag>) -> Result<(), DropReason> {
+    match (tagged, egress) {
+        (false, None) => {}
+        (true, Some(tag)) => {
+            ethernet::set_vlan(frame.bytes_mut(), tag);
+        }
+        (false, Some(tag)) => {
+            (frame.head, frame.len) =
+                ethernet::push_vlan(frame.buf, frame.head, frame.len, tag).ok_or(DropReason::NoHeadroom)?
+        }
+        (true, None) => {
+            let (h, l, _) = ethernet::pop_vlan(frame.buf, frame.head, frame.len).ok_or(DropReason::VlanTruncated)?;
+            (frame.head, frame.len) = (h, l);
+        }
+    }
+    Ok(())
+}
+
 /// ICMPv4 time exceeded in transit / ICMPv6 hop limit exceeded, by family at send time.
 pub(super) const ICMP_TIME_EXCEEDED: (u8, u8) = (11, 0);
 
-/// The sequence number that follows this TCP segment (seq + data + SYN + FIN), or `None` if the header
-/// cannot be read.
+/// The sequence number that follows the TCP segment at `frame[l4..end]` with flags `tcp_flags` (seq + data + SYN
+/// + FIN), or `None` if the header cannot be read.
 #[inline]
-fn tcp_seq_next(frame: &[u8], meta: &PacketMeta) -> Option<u32> {
-    let h = frame.get(meta.l4..meta.l4 + 14)?;
+pub(super) fn tcp_seq_next(frame: &[u8], l4: usize, end: usize, tcp_flags: u8) -> Option<u32> {
+    let h = frame.get(l4..l4 + 14)?;
     let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
     let doff = (h[12] >> 4) as usize * 4;
-    let data = meta.end.saturating_sub(meta.l4 + doff) as u32;
-    let f = meta.tcp_flags;
-    let extra = (f & flags::SYN != 0) as u32 + (f & flags::FIN != 0) as u32;
+    let data = end.saturating_sub(l4 + doff) as u32;
+    let extra = (tcp_flags & flags::SYN != 0) as u32 + (tcp_flags & flags::FIN != 0) as u32;
     Some(seq.wrapping_add(data).wrapping_add(extra))
 }

@@ -58,6 +58,15 @@ pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], proto: u8, l4_len: u32) ->
     acc + (l4_len >> 16) + (l4_len & 0xffff) + proto as u32
 }
 
+/// [`verifies`] for an IPv4 header without options: the same answer, as five fixed 32-bit loads.
+#[inline]
+pub fn verifies_ipv4_header(h: &[u8; 20]) -> bool {
+    let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    let sum = w(0) + w(4) + w(8) + w(12) + w(16);
+    let sum = (sum & 0xffff_ffff) + (sum >> 32);
+    fold(sum as u32) == 0xffff
+}
+
 /// True when `data`, checksum field included, sums to all ones on top of `acc` (a pseudo-header or 0).
 #[inline]
 pub fn verifies(acc: u32, data: &[u8]) -> bool {
@@ -108,6 +117,40 @@ pub fn delta(old: &[u8], new: &[u8]) -> u16 {
 #[inline]
 pub fn apply_delta(hc: u16, delta: u16) -> u16 {
     incremental_result((!hc) as u32 + delta as u32)
+}
+
+/// Applies a folded delta to the big-endian checksum at `frame[at..at + 2]`: the one place a NAT rewrite touches
+/// a checksum (the general rewrite of router-nat and the pipeline's IPv4 fast path both come here).
+///
+/// A delta of 0xffff is ones' complement zero and is treated as 0: a zero delta leaves the checksum bytes exactly
+/// as they were (a checksum-neutral NPTv6 rewrite stays byte for byte; 0xffff is never turned into 0), unless
+/// `may_be_all_zero`: only a checksum whose covered words can all be zero (ICMPv4, which has no pseudo-header:
+/// an echo id of 0xffff turned into 0) may then need its 0x0000 turned into 0xffff, the form every receiver
+/// accepts (see [`apply_delta`]). With `zero_means_none` (UDP over IPv4) a checksum of 0 means "none" and stays
+/// 0; no other checksum becomes 0 either. Panics if `at + 2 > frame.len()`: callers check their offsets.
+#[inline]
+pub fn apply_delta_at(frame: &mut [u8], at: usize, delta: u16, zero_means_none: bool, may_be_all_zero: bool) {
+    let delta = if delta == 0xffff { 0 } else { delta };
+    if delta == 0 && !may_be_all_zero {
+        return;
+    }
+    let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
+    if zero_means_none && old == 0 {
+        return;
+    }
+    let new = apply_delta(old, delta);
+    frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
+}
+
+/// The IPv4 header checksum after the TTL went from `ttl` to `ttl - 1` (protocol `proto`) and the words a NAT
+/// rewrote changed by the folded `delta` (0 when nothing was translated): RFC 1624 eqn. 3 for both changes at
+/// once, with the same result, byte for byte, as [`update`] for the TTL followed by [`apply_delta_at`].
+#[inline]
+pub fn ipv4_forwarded(hc: u16, ttl: u8, proto: u8, delta: u16) -> u16 {
+    let delta = if delta == 0xffff { 0 } else { delta };
+    let old = u16::from_be_bytes([ttl, proto]);
+    let new = u16::from_be_bytes([ttl.wrapping_sub(1), proto]);
+    incremental_result(u32::from(!hc) + u32::from(!old) + u32::from(new) + u32::from(delta))
 }
 
 /// The delta that undoes `delta`.
@@ -184,6 +227,25 @@ mod tests {
             let inc = update(before, &old, &new);
             // 0x0000 and 0xffff are both zero in ones' complement; a receiver accepts either.
             prop_assert_eq!(fold(inc as u32) % 0xffff, fold(after as u32) % 0xffff);
+        }
+
+        #[test]
+        fn forwarded_ipv4_checksum_is_ttl_then_nat(hc in any::<u16>(), ttl in 2u8.., proto in any::<u8>(), delta in any::<u16>()) {
+            let mut two_steps = update(hc, &[ttl, proto], &[ttl - 1, proto]).to_be_bytes();
+            apply_delta_at(&mut two_steps, 0, delta, false, false);
+            prop_assert_eq!(ipv4_forwarded(hc, ttl, proto, delta), u16::from_be_bytes(two_steps));
+        }
+
+        #[test]
+        fn ipv4_header_check_is_the_general_one(h in any::<[u8; 20]>(), fix in any::<bool>()) {
+            let mut h = h;
+            if fix {
+                h[10] = 0;
+                h[11] = 0;
+                let c = checksum(&h);
+                h[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            prop_assert_eq!(verifies_ipv4_header(&h), verifies(0, &h));
         }
 
         #[test]

@@ -13,6 +13,7 @@ pub mod ipv4;
 pub mod ipv6;
 #[cfg(test)]
 mod malformed;
+pub mod quick;
 mod quote;
 pub mod tcp;
 pub mod udp;
