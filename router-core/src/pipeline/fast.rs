@@ -51,7 +51,7 @@ impl<N: Nat> Pipeline<N> {
 
     /// Records a packet of flow `id` travelling in `dir` in conntrack (TCP state, expiry, first reply) and in the
     /// handshake counters of its uplink; `seq_next` is the sequence number following a TCP reply segment.
-    #[inline]
+    #[inline(always)]
     pub(super) fn track(
         &mut self,
         now: Instant,

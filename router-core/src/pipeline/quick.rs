@@ -6,10 +6,10 @@
 //! hands, untouched, to the general fast path.
 
 use super::fast::tcp_seq_next;
-use super::{Frame, Pipeline, Verdict};
+use super::{Frame, Pending, Pipeline, Verdict};
 use crate::conntrack::FlowId;
 use crate::drop::DropReason;
-use crate::flow::{proto, Direction, FlowKey};
+use crate::flow::{proto, Direction};
 use crate::nat::Nat;
 use crate::time::Instant;
 use crate::wire::checksum;
@@ -18,18 +18,23 @@ use crate::wire::quick::{Quick, QUICK_SPAN};
 use crate::wire::ETHERTYPE_VLAN;
 
 impl<N: Nat> Pipeline<N> {
-    /// A packet of tracked flow `id`, travelling in `dir`, whose frame passed the quick checks (`key` is its flow
-    /// key, zone included).
+    /// A packet of tracked flow `id`, travelling in `dir`, whose frame passed the quick checks (`p` holds its flow
+    /// key, zone included, and the interface it came in on).
     #[inline]
     pub(super) fn fast_path_quick(
         &mut self,
         now: Instant,
         frame: &mut Frame<'_>,
-        key: &FlowKey,
+        p: &Pending,
         q: &Quick,
         id: FlowId,
         dir: Direction,
     ) -> Verdict {
+        let (key, ingress) = (&p.key, p.iface);
+        // A flow's packets come in on its own sides only; anything else is spoofed (see `on_its_side`).
+        if !self.on_its_side(id, dir, ingress) {
+            return Verdict::Drop(DropReason::WrongInterface);
+        }
         let flow = self.ct.get(id);
         // Where it goes, decided before anything is written: the same next hop as `orig_next_hop` (an uplink's
         // gateway, else the host itself on the egress interface), known MACs only.
