@@ -7,10 +7,13 @@
 use core::time::Duration;
 
 use ahash::RandomState;
-use hashbrown::HashMap;
 
-use crate::flow::{FlowAddr, FlowKey};
+use crate::flow::FlowKey;
 use crate::time::Instant;
+
+mod affinity;
+
+use affinity::{AffinityKey, AffinityTable};
 
 /// Index of an uplink in the router's uplink table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -124,15 +127,6 @@ impl Default for BalanceConfig {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct AffinityKey {
-    src: FlowAddr,
-    sport: u16,
-    proto: u8,
-    zone: u8,
-    group: u16,
-}
-
 /// Chooses an uplink for each new flow. One per worker; its state (round-robin positions, affinities,
 /// random generator) is the worker's own.
 pub struct Selector {
@@ -140,11 +134,7 @@ pub struct Selector {
     rr: Vec<[i64; MAX_UPLINKS]>,
     rng: u64,
     hasher: RandomState,
-    affinity: HashMap<AffinityKey, (UplinkId, Instant), RandomState>,
-    /// While the affinity table is full of live entries: when its earliest entry expires.
-    full_until: Instant,
-    /// Sweeps of a full affinity table (for tests and counters).
-    sweeps: u64,
+    affinity: AffinityTable,
 }
 
 impl Selector {
@@ -156,12 +146,7 @@ impl Selector {
             rr: vec![[0; MAX_UPLINKS]; groups],
             rng: s | 1,
             hasher: RandomState::with_seeds(s ^ 0xa5a5, s.rotate_left(9), s.rotate_left(21), s ^ 0x1234_5678),
-            affinity: HashMap::with_capacity_and_hasher(
-                cfg.affinity_capacity.min(1 << 20),
-                RandomState::with_seeds(s, !s, s ^ 0x55, s ^ 0xaa),
-            ),
-            full_until: Instant::ZERO,
-            sweeps: 0,
+            affinity: AffinityTable::new(cfg.affinity_capacity, s),
         }
     }
 
@@ -201,19 +186,27 @@ impl Selector {
             zone: key.zone,
             group: group.0,
         };
+        // One hash and one probe of the affinity table serve the lookup and the update.
+        let (hash, pos) = if sticky {
+            let hash = self.affinity.hash(&akey);
+            (hash, self.affinity.find(hash, &akey))
+        } else {
+            (0, None)
+        };
+        let until = now + self.cfg.affinity_timeout;
         if it.next().is_none() {
             // A lone live uplink is still remembered, so the socket or host stays there when others return.
             if sticky {
-                self.remember(now, akey, first);
+                self.remember(now, hash, pos, akey, first, until);
             }
             return Some(first);
         }
-        if sticky {
-            if let Some(&(u, until)) = self.affinity.get(&akey) {
-                if until > now && cands.iter().filter(eligible).any(|c| c.uplink == u) {
-                    self.remember(now, akey, u);
-                    return Some(u);
-                }
+        if let Some(p) = pos {
+            let a = self.affinity.get(p);
+            let u = a.uplink;
+            if a.until > now && cands.iter().filter(eligible).any(|c| c.uplink == u) {
+                self.affinity.refresh(p, u, until);
+                return Some(u);
             }
         }
         let chosen = match self.cfg.strategy {
@@ -228,28 +221,23 @@ impl Selector {
             }
         };
         if sticky {
-            self.remember(now, akey, chosen);
+            self.remember(now, hash, pos, akey, chosen, until);
         }
         Some(chosen)
     }
 
-    fn remember(&mut self, now: Instant, k: AffinityKey, u: UplinkId) {
-        let until = now + self.cfg.affinity_timeout;
-        if self.affinity.len() >= self.cfg.affinity_capacity && !self.affinity.contains_key(&k) {
-            // Full: drop what has timed out, at most once until the earliest survivor can expire (a sweep per
-            // new socket would make every new flow scan the whole table). Meanwhile new sockets are simply
-            // not remembered.
-            if now < self.full_until {
-                return;
-            }
-            self.sweeps += 1;
-            self.affinity.retain(|_, (_, t)| *t > now);
-            if self.affinity.len() >= self.cfg.affinity_capacity {
-                self.full_until = self.affinity.values().map(|&(_, t)| t).min().unwrap_or(now);
-                return;
-            }
+    /// Binds `k` (found at `pos`, hashed to `hash`) to `u` until `until`; a new entry may evict the least
+    /// recently used one of a full table (see [`affinity`]).
+    fn remember(&mut self, now: Instant, hash: u64, pos: Option<usize>, k: AffinityKey, u: UplinkId, until: Instant) {
+        match pos {
+            Some(p) => self.affinity.refresh(p, u, until),
+            None => self.affinity.insert(now, hash, k, u, until),
         }
-        self.affinity.insert(k, (u, until));
+    }
+
+    /// Remembered sockets or hosts evicted before their timeout because the affinity table was full.
+    pub fn affinity_evictions(&self) -> u64 {
+        self.affinity.evicted_live
     }
 
     fn smooth_round_robin(
