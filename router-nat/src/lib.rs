@@ -17,6 +17,7 @@ mod testutil;
 
 use core::net::Ipv4Addr;
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use router_core::drop::DropReason;
 use router_core::flow::{proto, FlowAddr, FlowKey};
@@ -211,29 +212,31 @@ impl Snat {
         pool.expire(now);
         let internal = Internal { addr: orig.src, port: orig.sport, zone: orig.zone };
         let host = host_word(orig);
-        let host_hash = m.hasher.hash(host);
-        let (hosts, limit) = (&m.hosts, m.per_host_limit);
+        let (hosts, limit, hasher) = (&mut m.hosts, m.per_host_limit, m.hasher);
         // RFC 4787 REQ-1: the internal socket keeps its external port for every destination; a new mapping is
-        // admitted while its host holds fewer than the limit.
-        let (ext, how) = pool.acquire(&internal, || {
-            let held = hosts.find(host_hash, |h| h.host == host).map_or(0, |h| h.mappings);
+        // admitted while its host holds fewer than the limit, and counted once it exists (one probe of `hosts`).
+        let (ext, new) = pool.acquire(&internal, move || {
+            let e = hosts.entry(hasher.hash(host), |h| h.host == host, |h| hasher.hash(h.host));
+            let held = match &e {
+                Entry::Occupied(o) => o.get().mappings,
+                Entry::Vacant(_) => 0,
+            };
             if held >= limit {
                 Err(DropReason::HostFlowLimit)
             } else {
-                Ok(())
+                Ok(e)
             }
         })?;
-        if let Some(how) = how {
+        if let Some((how, e)) = new {
             match how {
                 Choice::Preserved => counters.preserved += 1,
                 Choice::SameParity => counters.same_parity += 1,
                 Choice::Any => counters.other_parity += 1,
             }
-            match m.hosts.find_mut(host_hash, |h| h.host == host) {
-                Some(h) => h.mappings += 1,
-                None => {
-                    let hasher = m.hasher;
-                    m.hosts.insert_unique(host_hash, HostMappings { host, mappings: 1 }, |h| hasher.hash(h.host));
+            match e {
+                Entry::Occupied(mut o) => o.get_mut().mappings += 1,
+                Entry::Vacant(v) => {
+                    v.insert(HostMappings { host, mappings: 1 });
                 }
             }
         }

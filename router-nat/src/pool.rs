@@ -295,19 +295,20 @@ impl PortPool {
     }
 
     /// The mapping of `internal` for one more flow: its existing mapping (RFC 4787 REQ-1) with `None`, else a new
-    /// one, if `admit` agrees, with how its port was chosen. One hash of the socket serves both.
-    pub fn acquire(
+    /// one, if `admit` agrees, with how its port was chosen and what `admit` returned (for the caller to account
+    /// the new mapping once it exists). One hash of the socket serves both.
+    pub fn acquire<T>(
         &mut self,
         internal: &Internal,
-        admit: impl FnOnce() -> Result<(), DropReason>,
-    ) -> Result<(u16, Option<Choice>), DropReason> {
+        admit: impl FnOnce() -> Result<T, DropReason>,
+    ) -> Result<(u16, Option<(Choice, T)>), DropReason> {
         let word = internal.word().ok_or(DropReason::UnsupportedProtocol)?;
         if let Some(i) = self.find(word) {
             return if self.add_flow_at(i) { Ok((self.port_at(i), None)) } else { Err(DropReason::NatPoolExhausted) };
         }
-        admit()?;
+        let admitted = admit()?;
         let (port, how) = self.allocate_word(internal.port, word)?;
-        Ok((port, Some(how)))
+        Ok((port, Some((how, admitted))))
     }
 
     /// A free slot, of the given port parity if any, probing from a random start.
@@ -458,15 +459,15 @@ mod tests {
     #[test]
     fn acquire_reuses_the_mapping_without_asking_admission() {
         let mut p = PortPool::new(5000..=5003, SECS, 3);
-        assert_eq!(p.acquire(&sock(1, 5001), || Ok(())).unwrap(), (5001, Some(Choice::Preserved)));
-        let refuse = || Err(DropReason::HostFlowLimit);
+        assert_eq!(p.acquire(&sock(1, 5001), || Ok(())).unwrap(), (5001, Some((Choice::Preserved, ()))));
+        let refuse = || Err::<(), _>(DropReason::HostFlowLimit);
         assert_eq!(p.acquire(&sock(1, 5001), refuse).unwrap(), (5001, None));
         assert_eq!(p.flows_on(5001), 2);
         assert_eq!(p.acquire(&sock(2, 5001), refuse), Err(DropReason::HostFlowLimit));
         assert_eq!(p.mappings(), 1);
         // Same address and port in another zone: another socket.
         let other_zone = Internal { zone: 1, ..sock(1, 5001) };
-        assert_eq!(p.acquire(&other_zone, || Ok(())).unwrap().1, Some(Choice::SameParity));
+        assert_eq!(p.acquire(&other_zone, || Ok(())).unwrap().1, Some((Choice::SameParity, ())));
         assert_eq!(p.internal_of(5001), Some(sock(1, 5001)));
     }
 
