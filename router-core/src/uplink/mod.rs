@@ -135,6 +135,8 @@ pub struct Selector {
     rng: u64,
     hasher: RandomState,
     affinity: AffinityTable,
+    /// `cfg.affinity_timeout` in nanoseconds (saturated), so a new flow adds it without 128-bit arithmetic.
+    affinity_timeout_ns: u64,
 }
 
 impl Selector {
@@ -147,6 +149,7 @@ impl Selector {
             rng: s | 1,
             hasher: RandomState::with_seeds(s ^ 0xa5a5, s.rotate_left(9), s.rotate_left(21), s ^ 0x1234_5678),
             affinity: AffinityTable::new(cfg.affinity_capacity, s),
+            affinity_timeout_ns: cfg.affinity_timeout.as_nanos().min(u64::MAX as u128) as u64,
         }
     }
 
@@ -170,8 +173,14 @@ impl Selector {
         let group = group.id;
         let tier = cands.iter().filter(|c| live.contains(c.uplink)).map(|c| c.distance).min()?;
         let eligible = |c: &&Candidate| c.distance == tier && live.contains(c.uplink) && c.weight > 0;
-        let mut it = cands.iter().filter(eligible);
-        let first = it.next().map(|c| c.uplink).or_else(|| {
+        // One pass: the first eligible candidate, how many there are and their total weight.
+        let (mut first, mut eligibles, mut total) = (None, 0usize, 0u64);
+        for c in cands.iter().filter(eligible) {
+            first = first.or(Some(c.uplink));
+            eligibles += 1;
+            total += c.weight as u64;
+        }
+        let first = first.or_else(|| {
             // Every live candidate of the tier has weight 0: fall back to the first live one.
             cands.iter().find(|c| c.distance == tier && live.contains(c.uplink)).map(|c| c.uplink)
         })?;
@@ -193,8 +202,9 @@ impl Selector {
         } else {
             (0, None)
         };
-        let until = now + self.cfg.affinity_timeout;
-        if it.next().is_none() {
+        // `now + self.cfg.affinity_timeout`, as `Instant`'s `Add` computes it.
+        let until = Instant::from_nanos(now.as_nanos().saturating_add(self.affinity_timeout_ns));
+        if eligibles <= 1 {
             // A lone live uplink is still remembered, so the socket or host stays there when others return.
             if sticky {
                 self.remember(now, hash, pos, akey, first, until);
@@ -211,7 +221,7 @@ impl Selector {
         }
         let chosen = match self.cfg.strategy {
             Strategy::Nth => self.smooth_round_robin(group, cands, &eligible),
-            Strategy::Weighted => self.weighted_random(cands, &eligible),
+            Strategy::Weighted => self.weighted_random(cands, &eligible, total),
             Strategy::Hash => {
                 let h = match granularity {
                     Granularity::Flow => self.hasher.hash_one(key),
@@ -267,8 +277,13 @@ impl Selector {
         cands[i].uplink
     }
 
-    fn weighted_random(&mut self, cands: &[Candidate], eligible: &impl Fn(&&Candidate) -> bool) -> UplinkId {
-        let total: u64 = cands.iter().filter(eligible).map(|c| c.weight as u64).sum();
+    /// `total`: the eligible candidates' weights summed (non-zero).
+    fn weighted_random(
+        &mut self,
+        cands: &[Candidate],
+        eligible: &impl Fn(&&Candidate) -> bool,
+        total: u64,
+    ) -> UplinkId {
         let mut r = self.next_random() % total;
         let mut last = cands[0].uplink;
         for c in cands.iter().filter(eligible) {
