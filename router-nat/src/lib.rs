@@ -17,13 +17,17 @@ mod testutil;
 
 use core::net::Ipv4Addr;
 
-use hashbrown::HashMap;
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 use router_core::drop::DropReason;
 use router_core::flow::{proto, FlowAddr, FlowKey};
 use router_core::nat::{Binding, Nat};
 use router_core::time::Instant;
 use router_core::uplink::{UplinkId, MAX_UPLINKS};
+use router_core::wire::checksum::fold;
 use router_core::wire::PacketMeta;
+
+use pool::WordHasher;
 
 pub use config::{ConfigError, NatMode, Slice, UplinkNat};
 pub use nptv6::Nptv6;
@@ -41,14 +45,50 @@ fn pool_index(p: u8) -> Option<usize> {
     }
 }
 
+/// Mappings one internal host holds on one uplink, all protocols together.
+#[derive(Clone, Copy, Debug)]
+struct HostMappings {
+    /// The host: IPv4 address and zone, packed as [`host_word`] does.
+    host: u64,
+    mappings: u32,
+}
+
+/// An internal IPv4 host (zone, address) packed in one word.
+#[inline]
+fn host_word(k: &FlowKey) -> u64 {
+    u64::from(u32::from_be_bytes(k.src.v4_octets())) << 8 | u64::from(k.zone)
+}
+
 /// The IPv4 masquerade of one uplink, this worker's share.
 #[derive(Debug)]
 struct Masquerade {
     addr: FlowAddr,
+    /// The ones' complement sum of `addr`'s two 16-bit words: its share of every binding's checksum deltas.
+    addr_sum: u32,
     pools: [PortPool; 3],
     per_host_limit: u32,
-    /// Mappings per internal host (zone, address), all protocols together.
-    hosts: HashMap<(u8, FlowAddr), u32, ahash::RandomState>,
+    /// Mappings per internal host.
+    hosts: HashTable<HostMappings>,
+    hasher: WordHasher,
+}
+
+impl Masquerade {
+    /// The deltas of `orig` translated to source `self.addr`, port `ext`: what [`rewrite::deltas_between`] gives
+    /// for that pair (the test `masquerade_deltas_match_deltas_between` holds them equal), without the terms of
+    /// the destination and its port, which do not change (each adds a ones' complement zero).
+    #[inline]
+    fn deltas(&self, orig: &FlowKey, ext: u16) -> Deltas {
+        let normalize = |d: u16| if d == 0xffff { 0 } else { d };
+        let [a, b, c, d] = orig.src.v4_octets();
+        let addrs = u32::from(!u16::from_be_bytes([a, b])) + u32::from(!u16::from_be_bytes([c, d])) + self.addr_sum;
+        let ports = u32::from(!orig.sport) + u32::from(ext);
+        let l4 = match orig.proto {
+            proto::TCP | proto::UDP => fold(addrs + ports),
+            proto::ICMP => fold(ports),
+            _ => 0,
+        };
+        Deltas { l3: normalize(fold(addrs)), l4: normalize(l4) }
+    }
 }
 
 /// The NAT of one uplink.
@@ -122,12 +162,14 @@ impl Snat {
             .ok_or(ConfigError::EmptySlice { uplink: id, worker: slice.worker })?;
         let seed = seed ^ ((slice.worker as u64) << 48);
         let pool = |n: u64| PortPool::new(mine.clone(), c.quarantine, seed.wrapping_add(n));
-        let hasher = ahash::RandomState::with_seeds(seed, !seed, seed.rotate_left(32), 0x2545_f491_4f6c_dd1d);
+        let [a, b, c0, d] = addr.octets();
         Ok(Masquerade {
             addr: FlowAddr::from(addr),
+            addr_sum: u32::from(u16::from_be_bytes([a, b])) + u32::from(u16::from_be_bytes([c0, d])),
             pools: [pool(1), pool(2), pool(3)],
             per_host_limit: c.per_host_limit,
-            hosts: HashMap::with_capacity_and_hasher(mine.len().min(1024), hasher),
+            hosts: HashTable::with_capacity(mine.len().min(1024)),
+            hasher: WordHasher::new(seed ^ 0x2545_f491_4f6c_dd1d),
         })
     }
 
@@ -169,28 +211,37 @@ impl Snat {
         let pool = &mut m.pools[i];
         pool.expire(now);
         let internal = Internal { addr: orig.src, port: orig.sport, zone: orig.zone };
-        let host = (orig.zone, orig.src);
-        let ext = match pool.mapped(&internal) {
-            // RFC 4787 REQ-1: the internal socket keeps its external port for every destination.
-            Some(ext) if pool.add_flow(ext) => ext,
-            Some(_) => return Err(DropReason::NatPoolExhausted),
-            None => {
-                let held = m.hosts.get(&host).copied().unwrap_or(0);
-                if held >= m.per_host_limit {
-                    return Err(DropReason::HostFlowLimit);
-                }
-                let (ext, how) = pool.allocate(internal)?;
-                match how {
-                    Choice::Preserved => counters.preserved += 1,
-                    Choice::SameParity => counters.same_parity += 1,
-                    Choice::Any => counters.other_parity += 1,
-                }
-                *m.hosts.entry(host).or_insert(0) += 1;
-                ext
+        let host = host_word(orig);
+        let (hosts, limit, hasher) = (&mut m.hosts, m.per_host_limit, m.hasher);
+        // RFC 4787 REQ-1: the internal socket keeps its external port for every destination; a new mapping is
+        // admitted while its host holds fewer than the limit, and counted once it exists (one probe of `hosts`).
+        let (ext, new) = pool.acquire(&internal, move || {
+            let e = hosts.entry(hasher.hash(host), |h| h.host == host, |h| hasher.hash(h.host));
+            let held = match &e {
+                Entry::Occupied(o) => o.get().mappings,
+                Entry::Vacant(_) => 0,
+            };
+            if held >= limit {
+                Err(DropReason::HostFlowLimit)
+            } else {
+                Ok(e)
             }
-        };
+        })?;
+        if let Some((how, e)) = new {
+            match how {
+                Choice::Preserved => counters.preserved += 1,
+                Choice::SameParity => counters.same_parity += 1,
+                Choice::Any => counters.other_parity += 1,
+            }
+            match e {
+                Entry::Occupied(mut o) => o.get_mut().mappings += 1,
+                Entry::Vacant(v) => {
+                    v.insert(HostMappings { host, mappings: 1 });
+                }
+            }
+        }
         let translated = FlowKey { src: m.addr, sport: ext, ..*orig };
-        Ok(Binding { reply: translated.reversed(), deltas: rewrite::deltas_between(orig, &translated) })
+        Ok(Binding { reply: translated.reversed(), deltas: m.deltas(orig, ext) })
     }
 }
 
@@ -227,11 +278,11 @@ impl Nat for Snat {
         pool.expire(now);
         let internal = Internal { addr: orig.src, port: orig.sport, zone: orig.zone };
         if pool.release(now, &internal, reply.dport) {
-            let host = (orig.zone, orig.src);
-            if let Some(n) = m.hosts.get_mut(&host) {
-                *n -= 1;
-                if *n == 0 {
-                    m.hosts.remove(&host);
+            let host = host_word(orig);
+            if let Ok(mut e) = m.hosts.find_entry(m.hasher.hash(host), |h| h.host == host) {
+                e.get_mut().mappings -= 1;
+                if e.get().mappings == 0 {
+                    e.remove();
                 }
             }
         }

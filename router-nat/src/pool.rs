@@ -7,14 +7,17 @@
 //! ended rests in quarantine before it can be handed out again.
 //!
 //! Everything is sized from the slice at construction (one slot per port, an index with room for one mapping per
-//! port, a quarantine queue as long as the slice): binding and releasing never allocate.
+//! port, a quarantine ring as long as the slice): binding and releasing never allocate. The pool costs ~28 bytes
+//! per port: a 20-byte slot (the mapping's internal socket, its flow count, or the end of its quarantine), an
+//! index of 2-byte slot offsets whose keys are read from the slots (~6 bytes with hashbrown's spare buckets) and
+//! a 2-byte quarantine ring entry. Masquerade is NAPT44, so internal addresses are IPv4 and stored as 4 bytes.
 
 use std::collections::VecDeque;
 
 use core::ops::RangeInclusive;
 use core::time::Duration;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 use router_core::drop::DropReason;
 use router_core::flow::FlowAddr;
 use router_core::time::Instant;
@@ -42,7 +45,31 @@ impl Rng {
     }
 }
 
+/// A seeded hash of a few words packed in a `u64`, for the NAT's small keys (an IPv4 host, a socket).
+///
+/// One folded 64×64→128 multiply (as ahash's and foldhash's fallbacks do per word): a key that fits one word
+/// needs no more, where a general-purpose `Hasher` spends several rounds and a finish on it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WordHasher {
+    k0: u64,
+    k1: u64,
+}
+
+impl WordHasher {
+    pub(crate) fn new(seed: u64) -> Self {
+        let mut r = Rng::new(seed ^ 0x243f_6a88_85a3_08d3);
+        WordHasher { k0: r.next_u64(), k1: r.next_u64() | 1 }
+    }
+
+    #[inline]
+    pub(crate) fn hash(self, word: u64) -> u64 {
+        let m = u128::from(word ^ self.k0) * u128::from(self.k1);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum State {
     Free,
     Mapped,
@@ -61,15 +88,58 @@ pub struct Internal {
     pub zone: u8,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    state: State,
-    internal: Internal,
-    flows: u32,
+impl Internal {
+    /// The socket packed in one word (IPv4 address, port, zone), or `None` for an IPv6 address: what the index
+    /// hashes and what a slot compares.
+    #[inline]
+    fn word(&self) -> Option<u64> {
+        self.addr.is_v4().then(|| {
+            u64::from(u32::from_be_bytes(self.addr.v4_octets())) << 32
+                | u64::from(self.port) << 8
+                | u64::from(self.zone)
+        })
+    }
 }
 
-const FREE_SLOT: Slot =
-    Slot { state: State::Free, internal: Internal { addr: FlowAddr([0; 16]), port: 0, zone: 0 }, flows: 0 };
+/// One port of the pool, 20 bytes: the mapping of a `Mapped` port, the end of the rest of a `Quarantined` one.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// Mapped: the internal host's IPv4 address.
+    addr: [u8; 4],
+    /// Mapped: flows referencing the mapping.
+    flows: u32,
+    /// Quarantined: when the port may be handed out again (nanoseconds, as two halves so the slot stays 4-aligned).
+    until: [u32; 2],
+    /// Mapped: the internal port.
+    port: u16,
+    /// Mapped: the internal socket's zone.
+    zone: u8,
+    state: State,
+}
+
+const FREE_SLOT: Slot = Slot { addr: [0; 4], flows: 0, until: [0; 2], port: 0, zone: 0, state: State::Free };
+
+impl Slot {
+    #[inline]
+    fn word(&self) -> u64 {
+        u64::from(u32::from_be_bytes(self.addr)) << 32 | u64::from(self.port) << 8 | u64::from(self.zone)
+    }
+
+    #[inline]
+    fn holds(&self, word: u64) -> bool {
+        self.state == State::Mapped && self.word() == word
+    }
+
+    #[inline]
+    fn until(&self) -> Instant {
+        Instant::from_nanos(u64::from(self.until[0]) << 32 | u64::from(self.until[1]))
+    }
+
+    fn quarantine(&mut self, until: Instant) {
+        let t = until.as_nanos();
+        *self = Slot { until: [(t >> 32) as u32, t as u32], state: State::Quarantined, ..FREE_SLOT };
+    }
+}
 
 /// How a new mapping's port was chosen (for tests and counters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,11 +159,14 @@ pub struct PortPool {
     slots: Vec<Slot>,
     /// Free ports by parity of the port number: `[even, odd]`.
     free: [usize; 2],
-    /// Ports resting after their last flow, oldest first, with the instant they may be reused. The quarantine is
-    /// one duration for the whole pool, so release order is expiry order and a FIFO suffices.
-    quarantine: VecDeque<(u16, Instant)>,
+    /// Offsets of the ports resting after their last flow, oldest first (each slot holds its own expiry). The
+    /// quarantine is one duration for the whole pool, so release order is expiry order and a FIFO suffices; a
+    /// port is in it at most once, so it never outgrows the slice.
+    quarantine: VecDeque<u16>,
     quarantine_for: Duration,
-    by_internal: HashMap<Internal, u16, ahash::RandomState>,
+    /// Offsets of the mapped slots, hashed by the internal socket each one holds.
+    by_internal: HashTable<u16>,
+    hasher: WordHasher,
     rng: Rng,
 }
 
@@ -103,7 +176,6 @@ impl PortPool {
         let first = *slice.start();
         let len = slice.len();
         let even = slice.clone().filter(|p| p % 2 == 0).count();
-        let hasher = ahash::RandomState::with_seeds(seed, seed.rotate_left(17), !seed, seed ^ 0x5bd1_e995);
         PortPool {
             first,
             slots: vec![FREE_SLOT; len],
@@ -111,7 +183,8 @@ impl PortPool {
             quarantine: VecDeque::with_capacity(len),
             quarantine_for: quarantine,
             // One mapping per port at most: reserved once, never grown.
-            by_internal: HashMap::with_capacity_and_hasher(len, hasher),
+            by_internal: HashTable::with_capacity(len),
+            hasher: WordHasher::new(seed),
             rng: Rng::new(seed ^ 0xa076_1d64_78bd_642f),
         }
     }
@@ -126,67 +199,116 @@ impl PortPool {
         self.by_internal.len()
     }
 
+    #[inline]
     fn slot_index(&self, port: u16) -> Option<usize> {
         let i = port.checked_sub(self.first)? as usize;
         (i < self.slots.len()).then_some(i)
     }
 
+    #[inline]
     fn port_at(&self, i: usize) -> u16 {
         self.first + i as u16
     }
 
     /// Returns the ports whose quarantine ended by `now` to the free pool.
     pub fn expire(&mut self, now: Instant) {
-        while let Some(&(port, until)) = self.quarantine.front() {
-            if until > now {
+        while let Some(&i) = self.quarantine.front() {
+            let port = self.port_at(i as usize);
+            let slot = &mut self.slots[i as usize];
+            if slot.state == State::Quarantined && slot.until() > now {
                 break;
             }
             self.quarantine.pop_front();
-            if let Some(i) = self.slot_index(port) {
-                if self.slots[i].state == State::Quarantined {
-                    self.slots[i] = FREE_SLOT;
-                    self.free[(port % 2) as usize] += 1;
-                }
+            if slot.state == State::Quarantined {
+                *slot = FREE_SLOT;
+                self.free[(port % 2) as usize] += 1;
             }
         }
     }
 
+    /// The slot mapped to the socket packed in `word`, found through the index.
+    #[inline]
+    fn find(&self, word: u64) -> Option<usize> {
+        let slots = &self.slots;
+        self.by_internal.find(self.hasher.hash(word), |&i| slots[i as usize].holds(word)).map(|&i| i as usize)
+    }
+
     /// The external port already mapped to this internal socket, if any.
     pub fn mapped(&self, internal: &Internal) -> Option<u16> {
-        self.by_internal.get(internal).copied()
+        self.find(internal.word()?).map(|i| self.port_at(i))
     }
 
     /// Adds a flow to the existing mapping on `ext_port`; false if there is none or its count would overflow.
     pub fn add_flow(&mut self, ext_port: u16) -> bool {
         match self.slot_index(ext_port) {
-            Some(i) if self.slots[i].state == State::Mapped => match self.slots[i].flows.checked_add(1) {
-                Some(n) => {
-                    self.slots[i].flows = n;
-                    true
-                }
-                None => false,
-            },
-            _ => false,
+            Some(i) => self.add_flow_at(i),
+            None => false,
         }
     }
 
-    /// Creates a mapping for an internal socket that has none, carrying one flow.
+    #[inline]
+    fn add_flow_at(&mut self, i: usize) -> bool {
+        let slot = &mut self.slots[i];
+        if slot.state != State::Mapped {
+            return false;
+        }
+        match slot.flows.checked_add(1) {
+            Some(n) => {
+                slot.flows = n;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Creates a mapping for an internal socket that has none, carrying one flow. Internal IPv6 sockets are
+    /// refused (`UnsupportedProtocol`): this pool serves IPv4 masquerade.
     pub fn allocate(&mut self, internal: Internal) -> Result<(u16, Choice), DropReason> {
+        let word = internal.word().ok_or(DropReason::UnsupportedProtocol)?;
+        self.allocate_word(internal.port, word)
+    }
+
+    fn allocate_word(&mut self, internal_port: u16, word: u64) -> Result<(u16, Choice), DropReason> {
         if self.free() == 0 {
             return Err(DropReason::NatPoolExhausted);
         }
-        let parity = internal.port % 2;
-        let (i, choice) = match self.slot_index(internal.port) {
+        let parity = internal_port % 2;
+        let (i, choice) = match self.slot_index(internal_port) {
             Some(i) if self.slots[i].state == State::Free => (Some(i), Choice::Preserved),
             _ if self.free[parity as usize] > 0 => (self.random_free(Some(parity)), Choice::SameParity),
             _ => (self.random_free(None), Choice::Any),
         };
         let i = i.ok_or(DropReason::NatPoolExhausted)?;
         let port = self.port_at(i);
-        self.slots[i] = Slot { state: State::Mapped, internal, flows: 1 };
+        self.slots[i] = Slot {
+            addr: ((word >> 32) as u32).to_be_bytes(),
+            flows: 1,
+            until: [0; 2],
+            port: (word >> 8) as u16,
+            zone: word as u8,
+            state: State::Mapped,
+        };
         self.free[(port % 2) as usize] -= 1;
-        self.by_internal.insert(internal, port);
+        let (slots, hasher) = (&self.slots, self.hasher);
+        self.by_internal.insert_unique(hasher.hash(word), i as u16, |&j| hasher.hash(slots[j as usize].word()));
         Ok((port, choice))
+    }
+
+    /// The mapping of `internal` for one more flow: its existing mapping (RFC 4787 REQ-1) with `None`, else a new
+    /// one, if `admit` agrees, with how its port was chosen and what `admit` returned (for the caller to account
+    /// the new mapping once it exists). One hash of the socket serves both.
+    pub fn acquire<T>(
+        &mut self,
+        internal: &Internal,
+        admit: impl FnOnce() -> Result<T, DropReason>,
+    ) -> Result<(u16, Option<(Choice, T)>), DropReason> {
+        let word = internal.word().ok_or(DropReason::UnsupportedProtocol)?;
+        if let Some(i) = self.find(word) {
+            return if self.add_flow_at(i) { Ok((self.port_at(i), None)) } else { Err(DropReason::NatPoolExhausted) };
+        }
+        let admitted = admit()?;
+        let (port, how) = self.allocate_word(internal.port, word)?;
+        Ok((port, Some((how, admitted))))
     }
 
     /// A free slot, of the given port parity if any, probing from a random start.
@@ -194,30 +316,41 @@ impl PortPool {
         let len = self.slots.len();
         let start = self.rng.below(len);
         // A linear probe from a random start: short while the pool is far from full, bounded by the slice.
-        (0..len)
-            .map(|k| (start + k) % len)
-            .find(|&i| self.slots[i].state == State::Free && parity.is_none_or(|p| self.port_at(i) % 2 == p))
+        let first = self.first;
+        let fits = |i: usize, s: &Slot| {
+            s.state == State::Free && parity.is_none_or(|p| (first.wrapping_add(i as u16)) % 2 == p)
+        };
+        let (before, after) = self.slots.split_at(start);
+        after
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (start + k, s))
+            .chain(before.iter().enumerate())
+            .find(|&(i, s)| fits(i, s))
+            .map(|(i, _)| i)
     }
 
     /// Drops one flow from the mapping of this internal socket on `ext_port`. Returns true when that was its last
     /// flow: the mapping is gone and the port quarantined. Mismatched arguments change nothing.
     pub fn release(&mut self, now: Instant, internal: &Internal, ext_port: u16) -> bool {
-        let Some(i) = self.slot_index(ext_port) else { return false };
+        let (Some(i), Some(word)) = (self.slot_index(ext_port), internal.word()) else { return false };
         let slot = &mut self.slots[i];
-        if slot.state != State::Mapped || slot.internal != *internal {
+        if !slot.holds(word) {
             return false;
         }
         slot.flows -= 1;
         if slot.flows > 0 {
             return false;
         }
-        slot.state = State::Quarantined;
-        self.by_internal.remove(internal);
+        if let Ok(e) = self.by_internal.find_entry(self.hasher.hash(word), |&j| j as usize == i) {
+            e.remove();
+        }
         if self.quarantine_for.is_zero() {
             *slot = FREE_SLOT;
             self.free[(ext_port % 2) as usize] += 1;
         } else {
-            self.quarantine.push_back((ext_port, now + self.quarantine_for));
+            slot.quarantine(now + self.quarantine_for);
+            self.quarantine.push_back(i as u16);
         }
         true
     }
@@ -225,7 +358,11 @@ impl PortPool {
     /// The internal socket mapped to `ext_port`, if any.
     pub fn internal_of(&self, ext_port: u16) -> Option<Internal> {
         let slot = &self.slots[self.slot_index(ext_port)?];
-        (slot.state == State::Mapped).then_some(slot.internal)
+        (slot.state == State::Mapped).then_some(Internal {
+            addr: FlowAddr::v4(slot.addr),
+            port: slot.port,
+            zone: slot.zone,
+        })
     }
 
     /// Flows referencing the mapping on `ext_port` (0 when unmapped).
@@ -300,5 +437,61 @@ mod tests {
         p.allocate(sock(1, 1)).unwrap();
         assert!(p.release(Instant::ZERO, &sock(1, 1), 5000));
         assert_eq!(p.free(), 1);
+    }
+
+    #[test]
+    fn a_port_costs_20_bytes_of_slot() {
+        assert_eq!(core::mem::size_of::<Slot>(), 20);
+    }
+
+    #[test]
+    fn ipv6_internal_sockets_are_refused_not_truncated() {
+        let mut p = PortPool::new(5000..=5001, SECS, 3);
+        let v6 =
+            Internal { addr: FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]), port: 7, zone: 0 };
+        assert_eq!(p.allocate(v6), Err(DropReason::UnsupportedProtocol));
+        assert_eq!(p.acquire(&v6, || Ok(())), Err(DropReason::UnsupportedProtocol));
+        assert_eq!(p.mapped(&v6), None);
+        assert!(!p.release(Instant::ZERO, &v6, 5000));
+        assert_eq!((p.free(), p.mappings()), (2, 0));
+    }
+
+    #[test]
+    fn acquire_reuses_the_mapping_without_asking_admission() {
+        let mut p = PortPool::new(5000..=5003, SECS, 3);
+        assert_eq!(p.acquire(&sock(1, 5001), || Ok(())).unwrap(), (5001, Some((Choice::Preserved, ()))));
+        let refuse = || Err::<(), _>(DropReason::HostFlowLimit);
+        assert_eq!(p.acquire(&sock(1, 5001), refuse).unwrap(), (5001, None));
+        assert_eq!(p.flows_on(5001), 2);
+        assert_eq!(p.acquire(&sock(2, 5001), refuse), Err(DropReason::HostFlowLimit));
+        assert_eq!(p.mappings(), 1);
+        // Same address and port in another zone: another socket.
+        let other_zone = Internal { zone: 1, ..sock(1, 5001) };
+        assert_eq!(p.acquire(&other_zone, || Ok(())).unwrap().1, Some((Choice::SameParity, ())));
+        assert_eq!(p.internal_of(5001), Some(sock(1, 5001)));
+    }
+
+    #[test]
+    fn released_mappings_leave_the_index_and_quarantine_in_order() {
+        let mut p = PortPool::new(5000..=5009, SECS, 3);
+        let t0 = Instant::from_secs(10);
+        for n in 0..10u8 {
+            assert_eq!(p.allocate(sock(n, 5000 + n as u16)).unwrap().0, 5000 + n as u16);
+        }
+        // Released one second apart: they come back one second apart.
+        for n in 0..10u8 {
+            assert!(p.release(t0 + Duration::from_secs(n as u64), &sock(n, 5000 + n as u16), 5000 + n as u16));
+            assert_eq!(p.mapped(&sock(n, 5000 + n as u16)), None);
+        }
+        assert_eq!((p.mappings(), p.free()), (0, 0));
+        for n in 0..10u64 {
+            p.expire(t0 + SECS + Duration::from_secs(n));
+            assert_eq!(p.free(), n as usize + 1);
+        }
+        // Every port can be mapped again, and found.
+        for n in 0..10u8 {
+            let (port, _) = p.allocate(sock(n + 20, 7)).unwrap();
+            assert_eq!(p.mapped(&sock(n + 20, 7)), Some(port));
+        }
     }
 }

@@ -346,3 +346,41 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The masquerade computes its deltas from a precomputed sum of its address; they must stay exactly what the
+    /// general routine gives for the same translation.
+    #[test]
+    fn masquerade_deltas_match_deltas_between(
+        ext in any::<[u8; 4]>(),
+        flows in proptest::collection::vec((0u8..3, any::<[u8; 4]>(), any::<u16>(), any::<[u8; 4]>(), any::<u16>()), 1..40),
+    ) {
+        let c = UplinkNat { ports: 1024..=65535, ..UplinkNat::new(UP, NatMode::Masquerade { addr: ext.into() }) };
+        let mut n = snat(c);
+        for (p, src, sport, dst, dport) in flows {
+            let (p, dport) = match p { 0 => (proto::TCP, dport), 1 => (proto::UDP, dport), _ => (proto::ICMP, 0) };
+            let orig = FlowKey { src: FlowAddr::v4(src), dst: FlowAddr::v4(dst), sport, dport, proto: p, zone: 0 };
+            let b = n.bind(T0, &orig, UP).unwrap();
+            prop_assert_eq!(b.deltas, crate::rewrite::deltas_between(&orig, &b.reply.reversed()));
+        }
+    }
+}
+
+#[test]
+fn host_limit_counts_come_back_on_release() {
+    let mut n = snat(UplinkNat { per_host_limit: 2, ..masq(1024..=65535) });
+    let a = flow(proto::UDP, 2, 6000, [192, 0, 2, 1], 53);
+    let b = flow(proto::TCP, 2, 6001, [192, 0, 2, 1], 80);
+    let (ba, bb) = (n.bind(T0, &a, UP).unwrap(), n.bind(T0, &b, UP).unwrap());
+    // Another flow of an existing mapping is not a new mapping: the limit does not apply to it.
+    n.bind(T0, &FlowKey { dport: 54, ..a }, UP).unwrap();
+    let c = flow(proto::UDP, 2, 6002, [192, 0, 2, 1], 53);
+    assert_eq!(n.bind(T0, &c, UP), Err(DropReason::HostFlowLimit));
+    // Another host, or the same address in another zone, has its own count.
+    n.bind(T0, &flow(proto::UDP, 3, 6002, [192, 0, 2, 1], 53), UP).unwrap();
+    n.bind(T0, &FlowKey { zone: 1, ..c }, UP).unwrap();
+    n.release(T0, &b, &bb.reply, UP);
+    n.bind(T0, &c, UP).unwrap();
+    n.release(T0, &a, &ba.reply, UP);
+    assert_eq!(n.bind(T0, &flow(proto::TCP, 2, 7000, [192, 0, 2, 1], 53), UP), Err(DropReason::HostFlowLimit));
+}

@@ -7,10 +7,13 @@
 use core::time::Duration;
 
 use ahash::RandomState;
-use hashbrown::HashMap;
 
-use crate::flow::{FlowAddr, FlowKey};
+use crate::flow::FlowKey;
 use crate::time::Instant;
+
+mod affinity;
+
+use affinity::{AffinityKey, AffinityTable};
 
 /// Index of an uplink in the router's uplink table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -124,15 +127,6 @@ impl Default for BalanceConfig {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct AffinityKey {
-    src: FlowAddr,
-    sport: u16,
-    proto: u8,
-    zone: u8,
-    group: u16,
-}
-
 /// Chooses an uplink for each new flow. One per worker; its state (round-robin positions, affinities,
 /// random generator) is the worker's own.
 pub struct Selector {
@@ -140,11 +134,9 @@ pub struct Selector {
     rr: Vec<[i64; MAX_UPLINKS]>,
     rng: u64,
     hasher: RandomState,
-    affinity: HashMap<AffinityKey, (UplinkId, Instant), RandomState>,
-    /// While the affinity table is full of live entries: when its earliest entry expires.
-    full_until: Instant,
-    /// Sweeps of a full affinity table (for tests and counters).
-    sweeps: u64,
+    affinity: AffinityTable,
+    /// `cfg.affinity_timeout` in nanoseconds (saturated), so a new flow adds it without 128-bit arithmetic.
+    affinity_timeout_ns: u64,
 }
 
 impl Selector {
@@ -156,12 +148,8 @@ impl Selector {
             rr: vec![[0; MAX_UPLINKS]; groups],
             rng: s | 1,
             hasher: RandomState::with_seeds(s ^ 0xa5a5, s.rotate_left(9), s.rotate_left(21), s ^ 0x1234_5678),
-            affinity: HashMap::with_capacity_and_hasher(
-                cfg.affinity_capacity.min(1 << 20),
-                RandomState::with_seeds(s, !s, s ^ 0x55, s ^ 0xaa),
-            ),
-            full_until: Instant::ZERO,
-            sweeps: 0,
+            affinity: AffinityTable::new(cfg.affinity_capacity, s),
+            affinity_timeout_ns: cfg.affinity_timeout.as_nanos().min(u64::MAX as u128) as u64,
         }
     }
 
@@ -185,8 +173,14 @@ impl Selector {
         let group = group.id;
         let tier = cands.iter().filter(|c| live.contains(c.uplink)).map(|c| c.distance).min()?;
         let eligible = |c: &&Candidate| c.distance == tier && live.contains(c.uplink) && c.weight > 0;
-        let mut it = cands.iter().filter(eligible);
-        let first = it.next().map(|c| c.uplink).or_else(|| {
+        // One pass: the first eligible candidate, how many there are and their total weight.
+        let (mut first, mut eligibles, mut total) = (None, 0usize, 0u64);
+        for c in cands.iter().filter(eligible) {
+            first = first.or(Some(c.uplink));
+            eligibles += 1;
+            total += c.weight as u64;
+        }
+        let first = first.or_else(|| {
             // Every live candidate of the tier has weight 0: fall back to the first live one.
             cands.iter().find(|c| c.distance == tier && live.contains(c.uplink)).map(|c| c.uplink)
         })?;
@@ -201,24 +195,33 @@ impl Selector {
             zone: key.zone,
             group: group.0,
         };
-        if it.next().is_none() {
+        // One hash and one probe of the affinity table serve the lookup and the update.
+        let (hash, pos) = if sticky {
+            let hash = self.affinity.hash(&akey);
+            (hash, self.affinity.find(hash, &akey))
+        } else {
+            (0, None)
+        };
+        // `now + self.cfg.affinity_timeout`, as `Instant`'s `Add` computes it.
+        let until = Instant::from_nanos(now.as_nanos().saturating_add(self.affinity_timeout_ns));
+        if eligibles <= 1 {
             // A lone live uplink is still remembered, so the socket or host stays there when others return.
             if sticky {
-                self.remember(now, akey, first);
+                self.remember(now, hash, pos, akey, first, until);
             }
             return Some(first);
         }
-        if sticky {
-            if let Some(&(u, until)) = self.affinity.get(&akey) {
-                if until > now && cands.iter().filter(eligible).any(|c| c.uplink == u) {
-                    self.remember(now, akey, u);
-                    return Some(u);
-                }
+        if let Some(p) = pos {
+            let a = self.affinity.get(p);
+            let u = a.uplink;
+            if a.until > now && cands.iter().filter(eligible).any(|c| c.uplink == u) {
+                self.affinity.refresh(p, u, until);
+                return Some(u);
             }
         }
         let chosen = match self.cfg.strategy {
             Strategy::Nth => self.smooth_round_robin(group, cands, &eligible),
-            Strategy::Weighted => self.weighted_random(cands, &eligible),
+            Strategy::Weighted => self.weighted_random(cands, &eligible, total),
             Strategy::Hash => {
                 let h = match granularity {
                     Granularity::Flow => self.hasher.hash_one(key),
@@ -228,28 +231,23 @@ impl Selector {
             }
         };
         if sticky {
-            self.remember(now, akey, chosen);
+            self.remember(now, hash, pos, akey, chosen, until);
         }
         Some(chosen)
     }
 
-    fn remember(&mut self, now: Instant, k: AffinityKey, u: UplinkId) {
-        let until = now + self.cfg.affinity_timeout;
-        if self.affinity.len() >= self.cfg.affinity_capacity && !self.affinity.contains_key(&k) {
-            // Full: drop what has timed out, at most once until the earliest survivor can expire (a sweep per
-            // new socket would make every new flow scan the whole table). Meanwhile new sockets are simply
-            // not remembered.
-            if now < self.full_until {
-                return;
-            }
-            self.sweeps += 1;
-            self.affinity.retain(|_, (_, t)| *t > now);
-            if self.affinity.len() >= self.cfg.affinity_capacity {
-                self.full_until = self.affinity.values().map(|&(_, t)| t).min().unwrap_or(now);
-                return;
-            }
+    /// Binds `k` (found at `pos`, hashed to `hash`) to `u` until `until`; a new entry may evict the least
+    /// recently used one of a full table (see [`affinity`]).
+    fn remember(&mut self, now: Instant, hash: u64, pos: Option<usize>, k: AffinityKey, u: UplinkId, until: Instant) {
+        match pos {
+            Some(p) => self.affinity.refresh(p, u, until),
+            None => self.affinity.insert(now, hash, k, u, until),
         }
-        self.affinity.insert(k, (u, until));
+    }
+
+    /// Remembered sockets or hosts evicted before their timeout because the affinity table was full.
+    pub fn affinity_evictions(&self) -> u64 {
+        self.affinity.evicted_live
     }
 
     fn smooth_round_robin(
@@ -279,8 +277,13 @@ impl Selector {
         cands[i].uplink
     }
 
-    fn weighted_random(&mut self, cands: &[Candidate], eligible: &impl Fn(&&Candidate) -> bool) -> UplinkId {
-        let total: u64 = cands.iter().filter(eligible).map(|c| c.weight as u64).sum();
+    /// `total`: the eligible candidates' weights summed (non-zero).
+    fn weighted_random(
+        &mut self,
+        cands: &[Candidate],
+        eligible: &impl Fn(&&Candidate) -> bool,
+        total: u64,
+    ) -> UplinkId {
         let mut r = self.next_random() % total;
         let mut last = cands[0].uplink;
         for c in cands.iter().filter(eligible) {

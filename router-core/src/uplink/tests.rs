@@ -1,5 +1,5 @@
 use super::*;
-use crate::flow::proto;
+use crate::flow::{proto, FlowAddr};
 
 fn key(host: u8, sport: u16, dport: u16) -> FlowKey {
     FlowKey {
@@ -172,7 +172,7 @@ fn affinity_moves_off_a_dead_uplink_and_expires() {
     // Past the affinity timeout the remembered choice no longer binds: the entry is replaced by a fresh one.
     let later = NOW + Duration::from_secs(301);
     sel.choose(later, Group { id: GroupId(0), cands: &cands }, all, &key(9, 4, 4), Granularity::Host, true).unwrap();
-    let (_, until) = sel.affinity.values().next().copied().unwrap();
+    let until = sel.affinity.iter().next().unwrap().until;
     assert_eq!(until, later + Duration::from_secs(300));
 }
 
@@ -203,32 +203,81 @@ fn uplink_set_bounds() {
     assert_eq!(UplinkSet::all(2).0, 0b11);
 }
 
-#[test]
-fn a_full_affinity_table_is_swept_once_per_expiry_not_once_per_new_socket() {
-    // Found by the newflow benchmark: with the table full of live entries, every new socket scanned it whole.
+fn full_table(capacity: usize) -> (Selector, [Candidate; 2]) {
     let cfg = BalanceConfig {
         strategy: Strategy::Nth,
         granularity: Granularity::Socket,
-        affinity_capacity: 8,
+        affinity_capacity: capacity,
         ..Default::default()
     };
-    let mut sel = Selector::new(cfg, 1);
-    let cands = [cand(0, 1, 1), cand(1, 1, 1)];
+    (Selector::new(cfg, 1), [cand(0, 1, 1), cand(1, 1, 1)])
+}
+
+fn remembered(sel: &Selector, k: &FlowKey) -> bool {
+    sel.affinity.iter().any(|a| a.key.src == k.src && a.key.sport == k.sport)
+}
+
+#[test]
+fn a_full_affinity_table_costs_a_bounded_number_of_steps_per_new_socket() {
+    // Found by the newflow benchmark: with the table full of live entries, every new socket scanned it whole
+    // (65,536 entries by default). Now the clock hand examines at most MAX_STEPS entries per insertion,
+    // whatever the table's size and however many entries are live or used again.
+    for capacity in [8usize, 1024, 65_536] {
+        let (mut sel, cands) = full_table(capacity);
+        let g = Group { id: GroupId(0), cands: &cands };
+        let live = UplinkSet::all(2);
+        let sock = |i: usize| key((i / 50_000) as u8 + 1, 1024 + (i % 50_000) as u16, 80);
+        for i in 0..capacity {
+            sel.choose(NOW, g, live, &sock(i), Granularity::Socket, true);
+        }
+        assert_eq!((sel.affinity.len(), sel.affinity.visited), (capacity, 0));
+        // Half of the sockets open another flow: they are used again, so the hand gives them a second chance.
+        for i in (0..capacity).step_by(2) {
+            sel.choose(NOW, g, live, &sock(i), Granularity::Socket, true);
+        }
+        let new = 3 * capacity;
+        for i in capacity..capacity + new {
+            sel.choose(NOW, g, live, &sock(i), Granularity::Socket, true);
+        }
+        assert_eq!(sel.affinity.len(), capacity);
+        let visited = sel.affinity.visited;
+        assert!(visited <= (new * affinity::MAX_STEPS) as u64, "capacity {capacity}: {visited} entries visited");
+        assert!(visited <= 2 * new as u64, "capacity {capacity}: {visited} steps, second chances are rare");
+        assert_eq!(sel.affinity_evictions(), new as u64, "every eviction was of a live entry");
+        assert!(remembered(&sel, &sock(capacity + new - 1)), "the newest socket is remembered");
+    }
+}
+
+#[test]
+fn a_full_affinity_table_forgets_the_least_recently_used_first() {
+    let (mut sel, cands) = full_table(8);
     let g = Group { id: GroupId(0), cands: &cands };
     let live = UplinkSet::all(2);
     for s in 0..8 {
         sel.choose(NOW, g, live, &key(1, 1000 + s, 80), Granularity::Socket, true);
     }
-    let before = sel.sweeps;
-    for s in 0..100 {
-        // New sockets while every remembered one is still live: none is remembered, and at most one sweep runs.
-        assert!(sel.choose(NOW, g, live, &key(2, 2000 + s, 80), Granularity::Socket, true).is_some());
-    }
-    assert!(sel.sweeps - before <= 1, "{} sweeps for 100 new sockets", sel.sweeps - before);
-    assert_eq!(sel.affinity.len(), 8);
-    // Once the oldest can expire, room is made again.
+    // Socket 1000 opens another flow: it is kept, the next oldest (1001) goes.
+    sel.choose(NOW, g, live, &key(1, 1000, 443), Granularity::Socket, true);
+    sel.choose(NOW, g, live, &key(2, 2000, 80), Granularity::Socket, true);
+    assert!(remembered(&sel, &key(1, 1000, 80)) && !remembered(&sel, &key(1, 1001, 80)));
+    assert!(remembered(&sel, &key(2, 2000, 80)));
+    // Past the timeout, entries are given up as expired, not counted as evictions of live ones.
+    let before = sel.affinity_evictions();
     let later = NOW + Duration::from_secs(301);
-    sel.choose(later, g, live, &key(3, 3000, 80), Granularity::Socket, true);
-    assert!(sel.affinity.len() <= 8);
-    assert!(sel.affinity.values().any(|&(_, t)| t == later + Duration::from_secs(300)), "the new socket got in");
+    for s in 0..8 {
+        sel.choose(later, g, live, &key(3, 3000 + s, 80), Granularity::Socket, true);
+    }
+    assert_eq!(sel.affinity_evictions(), before);
+    assert!((0..8).all(|s| remembered(&sel, &key(3, 3000 + s, 80))));
+    assert_eq!(sel.affinity.len(), 8);
+}
+
+#[test]
+fn an_affinity_table_of_capacity_zero_remembers_nothing() {
+    let (mut sel, cands) = full_table(0);
+    let g = Group { id: GroupId(0), cands: &cands };
+    for s in 0..4 {
+        assert!(sel.choose(NOW, g, UplinkSet::all(2), &key(1, 1000 + s, 80), Granularity::Socket, true).is_some());
+    }
+    assert_eq!(sel.affinity.len(), 0);
 }
