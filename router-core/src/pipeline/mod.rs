@@ -427,14 +427,16 @@ impl<N: Nat> Pipeline<N> {
                 }
             };
         }
+        let flows_before = self.stats.new_flows;
         for k in 0..self.misses.len() {
             let p = &pending[self.misses[k] as usize];
             let frame = &mut frames[p.index as usize];
-            let meta = match p.parsed {
-                Parsed::Quick(q) => q.to_meta(frame.bytes(), p.key),
-                Parsed::Full(m) => metas[m as usize],
+            let (meta, quick) = match &p.parsed {
+                Parsed::Quick(q) => (q.to_meta(frame.bytes(), p.key), Some(q)),
+                Parsed::Full(m) => (metas[*m as usize], None),
             };
-            verdicts[p.index as usize] = self.slow_path(now, frame, &meta, p.iface);
+            let created = self.stats.new_flows != flows_before;
+            verdicts[p.index as usize] = self.slow_path(now, frame, &meta, p.iface, quick, created);
         }
         self.pending = pending;
         self.metas = metas;

@@ -6,11 +6,11 @@
 //! hands, untouched, to the general fast path.
 
 use super::fast::tcp_seq_next;
-use super::{Frame, Pending, Pipeline, Verdict};
-use crate::conntrack::FlowId;
+use super::{Frame, IfaceId, Pending, Pipeline, Verdict};
+use crate::conntrack::{Flow, FlowId};
 use crate::drop::DropReason;
 use crate::flow::{proto, Direction};
-use crate::nat::Nat;
+use crate::nat::{Deltas, Nat};
 use crate::time::Instant;
 use crate::wire::checksum;
 use crate::wire::ethernet::TAG_LEN;
@@ -52,17 +52,7 @@ impl<N: Nat> Pipeline<N> {
             }
             Direction::Reply => (flow.orig_mac, flow.orig_iface),
         };
-        // The translated addresses and ports, as (src, dst, sport, dport), and the deltas that go with them.
-        let translation = flow.translated.then(|| match dir {
-            Direction::Original => {
-                let r = &flow.reply;
-                ((r.dst.v4_octets(), r.src.v4_octets(), r.dport, r.sport), flow.deltas)
-            }
-            Direction::Reply => {
-                let o = &flow.orig;
-                ((o.dst.v4_octets(), o.src.v4_octets(), o.dport, o.sport), flow.deltas.negated())
-            }
-        });
+        let translation = translation(flow, dir);
         self.stats.fast_path += 1;
         self.stats.quick_path += 1;
         let l4 = q.l4();
@@ -72,15 +62,31 @@ impl<N: Nat> Pipeline<N> {
         };
         self.track(now, id, dir, key.proto, q.tcp_flags, seq_next);
 
+        self.emit_quick(frame, q, key.proto, translation, mac, egress)
+    }
+
+    /// Sends a frame that passed the quick checks out of `egress` to `mac`: TTL decremented, `translation` (if
+    /// any) written with its deltas, in one IPv4 checksum update, and the egress interface's Ethernet header.
+    /// Also the end of the slow path for such a frame once its flow exists and its next hop is known.
+    #[inline]
+    pub(super) fn emit_quick(
+        &self,
+        frame: &mut Frame<'_>,
+        q: &Quick,
+        l4_proto: u8,
+        translation: Option<Translation>,
+        mac: [u8; 6],
+        egress: IfaceId,
+    ) -> Verdict {
         // The IPv4 header and what follows up to TCP's checksum, as one fixed-size view: `parse_v4` accepts only
         // frames that hold these 38 bytes (`else` cannot happen).
-        let (csum_at, udp) = if key.proto == proto::TCP { (36, false) } else { (26, true) };
+        let (csum_at, udp) = if l4_proto == proto::TCP { (36, false) } else { (26, true) };
         let Some(ip) = frame.bytes_mut().get_mut(q.l3 as usize..).and_then(|b| b.first_chunk_mut::<QUICK_SPAN>())
         else {
             return Verdict::Drop(DropReason::Ipv4Truncated);
         };
         let (ttl, l3_delta) = (ip[8], translation.map_or(0, |(_, d)| d.l3));
-        let hc = checksum::ipv4_forwarded(u16::from_be_bytes([ip[10], ip[11]]), ttl, key.proto, l3_delta);
+        let hc = checksum::ipv4_forwarded(u16::from_be_bytes([ip[10], ip[11]]), ttl, l4_proto, l3_delta);
         ip[8] = ttl - 1;
         ip[10..12].copy_from_slice(&hc.to_be_bytes());
         if let Some(((src, dst, sport, dport), deltas)) = translation {
@@ -113,4 +119,22 @@ impl<N: Nat> Pipeline<N> {
         }
         Verdict::Forward(port)
     }
+}
+
+/// The addresses and ports a translated packet gets, as (src, dst, sport, dport), and the checksum deltas.
+pub(super) type Translation = (([u8; 4], [u8; 4], u16, u16), Deltas);
+
+/// What a packet of `flow` travelling in `dir` is rewritten to, if the flow is translated.
+#[inline]
+pub(super) fn translation(flow: &Flow, dir: Direction) -> Option<Translation> {
+    flow.translated.then(|| match dir {
+        Direction::Original => {
+            let r = &flow.reply;
+            ((r.dst.v4_octets(), r.src.v4_octets(), r.dport, r.sport), flow.deltas)
+        }
+        Direction::Reply => {
+            let o = &flow.orig;
+            ((o.dst.v4_octets(), o.src.v4_octets(), o.dport, o.sport), flow.deltas.negated())
+        }
+    })
 }

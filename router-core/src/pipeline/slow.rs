@@ -1,15 +1,18 @@
 //! The slow path: the first packet of a new flow. Policy → FIB → uplink choice → NAT binding → conntrack
 //! insert, then the packet continues as on the fast path.
 
+use super::fast::NextHop;
+use super::quick::translation;
 use super::{Frame, IfaceId, IfaceRole, Pipeline, Verdict};
 use crate::conntrack::{tcp::flags, NewFlow};
 use crate::drop::DropReason;
 use crate::fib::RouteAction;
-use crate::flow::{proto, FlowKey};
+use crate::flow::{proto, Direction, FlowKey};
 use crate::nat::{Binding, Deltas, Nat};
 use crate::policy::PolicyAction;
 use crate::time::Instant;
 use crate::uplink::{Group, GroupId, UplinkId};
+use crate::wire::quick::Quick;
 use crate::wire::PacketMeta;
 
 /// ICMPv4 destination unreachable, communication administratively prohibited (RFC 1812 5.2.7.1): what a
@@ -18,19 +21,26 @@ pub(super) const ICMP_ADMIN_PROHIBITED: (u8, u8) = (3, 13);
 
 impl<N: Nat> Pipeline<N> {
     /// A packet that missed conntrack in the first pass.
+    ///
+    /// `quick`: the frame passed the quick checks (then it leaves through [`Self::emit_quick`] once its flow exists
+    /// and its next hop is known). `created`: whether earlier packets of this batch created flows (one of them may
+    /// be this packet's).
     pub(super) fn slow_path(
         &mut self,
         now: Instant,
         frame: &mut Frame<'_>,
         meta: &PacketMeta,
         iface: IfaceId,
+        quick: Option<&Quick>,
+        created: bool,
     ) -> Verdict {
-        // An earlier packet of this batch may have created the flow.
-        if let Some((id, dir)) = self.ct.lookup(now, &meta.key) {
-            if !self.on_its_side(id, dir, iface) {
-                return Verdict::Drop(DropReason::WrongInterface);
+        if created {
+            if let Some((id, dir)) = self.ct.lookup(now, &meta.key) {
+                if !self.on_its_side(id, dir, iface) {
+                    return Verdict::Drop(DropReason::WrongInterface);
+                }
+                return self.fast_path(now, frame, meta, id, dir);
             }
-            return self.fast_path(now, frame, meta, id, dir);
         }
         if self.local_iface(meta.key.dst).is_some() || super::local::is_nd(meta) {
             return self.local_ip(now, frame, meta, iface);
@@ -48,7 +58,9 @@ impl<N: Nat> Pipeline<N> {
         let (group, balance) = match self.fib.lookup(key.dst) {
             None => return Verdict::Drop(DropReason::NoRoute),
             Some(RouteAction::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
-            Some(RouteAction::Connected(egress)) => return self.new_routed_flow(now, frame, meta, iface, egress),
+            Some(RouteAction::Connected(egress)) => {
+                return self.new_routed_flow(now, frame, meta, iface, egress, quick)
+            }
             Some(RouteAction::Uplinks(g)) => match rule.map(|r| r.action) {
                 Some(PolicyAction::Via(pg)) => (pg, true),
                 Some(PolicyAction::NoBalance) => (g, false),
@@ -62,7 +74,7 @@ impl<N: Nat> Pipeline<N> {
             Ok(b) => b,
             Err(r) => return Verdict::Drop(r),
         };
-        self.new_uplink_flow(now, frame, meta, iface, u, binding)
+        self.new_uplink_flow(now, frame, meta, (iface, quick), u, binding)
     }
 
     fn choose_uplink(
@@ -99,7 +111,7 @@ impl<N: Nat> Pipeline<N> {
         now: Instant,
         frame: &mut Frame<'_>,
         meta: &PacketMeta,
-        iface: IfaceId,
+        (iface, quick): (IfaceId, Option<&Quick>),
         u: UplinkId,
         binding: Binding,
     ) -> Verdict {
@@ -116,10 +128,14 @@ impl<N: Nat> Pipeline<N> {
                 h.syns += 1;
             }
         }
-        let flow = *self.ct.get(id);
+        let hop = self.uplink_next_hop(now, u, meta.key.is_v4());
+        let flow = self.ct.get(id);
+        if let (Some(q), NextHop::Mac(mac)) = (quick, hop) {
+            return self.emit_quick(frame, q, meta.key.proto, translation(flow, Direction::Original), mac, egress);
+        }
+        let flow = *flow;
         let to = flow.reply.reversed();
         let translate = if flow.translated { Some((&to, flow.deltas)) } else { None };
-        let hop = self.uplink_next_hop(now, u, meta.key.is_v4());
         self.forward(now, frame, meta, translate, egress, hop)
     }
 
@@ -131,6 +147,7 @@ impl<N: Nat> Pipeline<N> {
         meta: &PacketMeta,
         iface: IfaceId,
         egress: IfaceId,
+        quick: Option<&Quick>,
     ) -> Verdict {
         if egress == iface {
             return Verdict::Drop(DropReason::Reflection);
@@ -142,6 +159,9 @@ impl<N: Nat> Pipeline<N> {
             return v;
         }
         let hop = self.host_hop(now, egress, meta.key.dst);
+        if let (Some(q), NextHop::Mac(mac)) = (quick, hop) {
+            return self.emit_quick(frame, q, meta.key.proto, None, mac, egress);
+        }
         self.forward(now, frame, meta, None, egress, hop)
     }
 
