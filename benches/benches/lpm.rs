@@ -12,6 +12,11 @@ use benches::{ipv4_destinations, ipv4_internet_table, ipv6_destinations, ipv6_in
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use router_core::lpm::{Lpm4, Lpm6};
 
+/// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`;
+/// the same for every table here).
+#[global_allocator]
+static ALLOC: router_io::HugePageAlloc = router_io::HugePageAlloc;
+
 /// Lookups per batch, each a random destination.
 const DESTINATIONS: usize = 4096;
 

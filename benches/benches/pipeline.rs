@@ -31,6 +31,11 @@ use router_core::flow::FlowKey;
 use router_core::pipeline::Verdict;
 use router_core::testkit::LAN1;
 
+/// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`;
+/// the baseline's map too, so the floor is measured on the same memory).
+#[global_allocator]
+static ALLOC: router_io::HugePageAlloc = router_io::HugePageAlloc;
+
 const SEED: u64 = 0x666c_6f77;
 
 /// (label, flows, conntrack capacity): the capacity is what a deployment sized for that load would configure.

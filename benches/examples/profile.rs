@@ -9,6 +9,11 @@ use std::hint::black_box;
 use benches::lab::{self, Batch, FlowSpec, Picker, Templates, Uplinks, WarmRouter, BATCH};
 use router_core::testkit::LAN1;
 
+/// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`;
+/// the baseline's map too, so the floor is measured on the same memory).
+#[global_allocator]
+static ALLOC: router_io::HugePageAlloc = router_io::HugePageAlloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let what = args.get(1).map_or("fastpath", String::as_str);

@@ -64,6 +64,11 @@ fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     config::values::parse_duration(s).map_err(|e| e.to_string())
 }
 
+/// The flow, NAT and route tables are large and read at random: back them with huge pages (see
+/// [`router_io::hugepage`]).
+#[global_allocator]
+static ALLOC: router_io::HugePageAlloc = router_io::HugePageAlloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match (cli.command, cli.config) {

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod handoff;
+pub mod hugepage;
 pub mod mem;
 pub mod pool;
 pub mod port;
@@ -18,6 +19,7 @@ pub mod worker;
 pub mod xdp;
 
 pub use handoff::Handoff;
+pub use hugepage::HugePageAlloc;
 pub use mem::{MemPort, MemWire};
 pub use pool::{FramePool, FrameRef};
 pub use port::{Port, PortStats};
