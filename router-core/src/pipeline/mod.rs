@@ -301,6 +301,25 @@ impl RateLimit {
     }
 }
 
+/// What the per-packet paths need of an interface, packed into a few bytes (an [`Interface`] also holds its
+/// name and addresses, behind pointers): built once, interfaces never change on a reload.
+#[derive(Clone, Copy, Debug)]
+struct IfaceFast {
+    /// Its physical port.
+    port: PortId,
+    /// Our MAC on it.
+    mac: [u8; 6],
+    /// The tag control information it pushes on transmit (and the VLAN id it matches on receive), if tagged.
+    tci: Option<u16>,
+    /// Conntrack zone of traffic arriving on it.
+    zone: u8,
+    /// True for an uplink's interface.
+    uplink: bool,
+}
+
+/// Marks "no untagged interface on this port" in [`Pipeline::untagged`].
+const NO_IFACE: IfaceId = IfaceId::MAX;
+
 /// A parsed frame of the batch waiting for its conntrack lookup (and, if that misses, for the slow pass).
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -324,6 +343,10 @@ enum Parsed {
 /// The per-worker pipeline, generic over the NAT it drives.
 pub struct Pipeline<N: Nat> {
     ifaces: Vec<Interface>,
+    /// The same interfaces, packed for the per-packet paths.
+    fast_ifaces: Vec<IfaceFast>,
+    /// Per port, its untagged interface ([`NO_IFACE`] if none): the common frame's interface in one read.
+    untagged: Vec<IfaceId>,
     uplinks: Vec<UplinkSpec>,
     gateway_macs: Vec<Option<[u8; 6]>>,
     groups: Vec<Vec<Candidate>>,
@@ -352,7 +375,28 @@ impl<N: Nat> Pipeline<N> {
     pub fn new(cfg: PipelineConfig, nat: N) -> Result<Self, BuildError> {
         check_references(&cfg)?;
         let fib = Fib::build(&cfg.routes).map_err(BuildError::Fib)?;
+        let fast_ifaces: Vec<IfaceFast> = cfg
+            .interfaces
+            .iter()
+            .map(|i| IfaceFast {
+                port: i.port,
+                mac: i.mac,
+                tci: i.vlan.map(|t| t.tci()),
+                zone: i.zone,
+                uplink: matches!(i.role, IfaceRole::Uplink(_)),
+            })
+            .collect();
+        let ports = cfg.interfaces.iter().map(|i| i.port as usize + 1).max().unwrap_or(0);
+        let mut untagged = vec![NO_IFACE; ports];
+        // The first interface of a port wins, as in `iface_of`.
+        for (n, i) in cfg.interfaces.iter().enumerate().rev() {
+            if i.vlan.is_none() {
+                untagged[i.port as usize] = n as IfaceId;
+            }
+        }
         Ok(Pipeline {
+            fast_ifaces,
+            untagged,
             gateway_macs: vec![None; cfg.uplinks.len()],
             selector: Selector::new(cfg.balance, cfg.groups.len()),
             groups: cfg.groups,
@@ -446,33 +490,43 @@ impl<N: Nat> Pipeline<N> {
         self.housekeeping(now);
     }
 
-    /// First pass, for the common frame: if `frame` passes the quick IPv4 TCP/UDP checks and is addressed to the
-    /// interface it arrived on, queue it for the lookups and return true; else leave it to [`Self::classify`].
+    /// First pass, for the common frame: if `frame` passes the quick checks and is addressed to the interface it
+    /// arrived on, queue it for the lookups and return true; else leave it to [`Self::classify`].
     #[inline]
     fn classify_quick(&mut self, frame: &Frame<'_>, index: usize) -> bool {
-        let Some((mut key, q)) = crate::wire::quick::parse_v4(frame.bytes()) else { return false };
-        let vid = q.tci.map(|t| t & 0x0fff);
-        let Some(iface) = self.ifaces.iter().position(|i| i.port == frame.ingress && i.vlan.map(|t| t.vid) == vid)
-        else {
-            return false;
-        };
-        let i = &self.ifaces[iface];
-        if frame.bytes()[..6] != i.mac {
+        let bytes = frame.bytes();
+        let Some((mut key, q)) = crate::wire::quick::parse_v4(bytes) else { return false };
+        let Some(iface) = self.quick_iface(frame.ingress, q.tci) else { return false };
+        let i = &self.fast_ifaces[iface as usize];
+        if bytes[..6] != i.mac {
             return false;
         }
         key.zone = i.zone;
-        let parsed = Parsed::Quick(q);
         let hash = self.ct.hash(&key);
         self.pending.push(Pending {
             index: index as u32,
-            iface: iface as IfaceId,
-            parsed,
+            iface,
+            parsed: Parsed::Quick(q),
             key,
             hash,
             candidate: None,
             found: None,
         });
         true
+    }
+
+    /// The interface of a quick frame from its port and tag: one read for an untagged frame, a short scan for a
+    /// tagged one. Agrees with [`Self::iface_of`].
+    #[inline]
+    fn quick_iface(&self, port: PortId, tci: Option<u16>) -> Option<IfaceId> {
+        match tci {
+            None => self.untagged.get(port as usize).copied().filter(|&i| i != NO_IFACE),
+            Some(t) => self
+                .fast_ifaces
+                .iter()
+                .position(|i| i.port == port && i.tci.is_some_and(|x| (x ^ t) & 0x0fff == 0))
+                .map(|i| i as IfaceId),
+        }
     }
 
     fn account(&mut self, v: Verdict) {
@@ -531,11 +585,17 @@ impl<N: Nat> Pipeline<N> {
     #[inline]
     fn on_its_side(&self, id: crate::conntrack::FlowId, dir: crate::flow::Direction, iface: IfaceId) -> bool {
         let f = self.ct.get(id);
-        let uplink = |i: IfaceId| matches!(self.ifaces[i as usize].role, IfaceRole::Uplink(_));
         match dir {
             crate::flow::Direction::Original => iface == f.orig_iface,
-            crate::flow::Direction::Reply => iface == f.egress_iface || (uplink(f.egress_iface) && uplink(iface)),
+            crate::flow::Direction::Reply => iface == f.egress_iface || self.both_uplinks(f.egress_iface, iface),
         }
+    }
+
+    /// True when interfaces `a` and `b` both belong to uplinks.
+    #[inline]
+    fn both_uplinks(&self, a: IfaceId, b: IfaceId) -> bool {
+        let uplink = |i: IfaceId| self.fast_ifaces.get(i as usize).is_some_and(|f| f.uplink);
+        uplink(a) && uplink(b)
     }
 
     /// The interface a frame belongs to, from its port and VLAN tag.

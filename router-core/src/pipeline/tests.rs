@@ -306,3 +306,26 @@ fn an_uplink_reaches_only_its_own_addresses() {
         assert_eq!(run(&mut p, T0, LAN1, &V4::from_host1(dst).echo_request(4, 1)).verdict, Verdict::Forward(LAN1));
     }
 }
+
+#[test]
+fn quick_interface_lookup_agrees_with_the_general_one() {
+    // The lab, plus a second VLAN and an untagged interface sharing wan1's port, and a port with only a tag.
+    let mut cfg = lab_config();
+    let wan1 = cfg.interfaces.iter().position(|i| i.port == WAN1).unwrap();
+    let mut extra = cfg.interfaces[wan1].clone();
+    extra.vlan = Some(VlanTag { vid: 100, pcp: 3, dei: false });
+    cfg.interfaces.push(extra.clone());
+    extra.vlan = None;
+    cfg.interfaces.push(extra.clone());
+    extra.port = 7;
+    extra.vlan = Some(VlanTag { vid: 5, pcp: 0, dei: false });
+    cfg.interfaces.push(extra);
+    let p = Pipeline::new(cfg, NoNat).unwrap();
+    for port in [LAN1, LAN2, WAN1, WAN2, 6, 7, 200] {
+        for tci in [None, Some(0), Some(832), Some(0xe340), Some(100), Some(0x7064), Some(5), Some(0x1005), Some(0xfff)]
+        {
+            let general = p.iface_of(port, tci.map(VlanTag::from_tci));
+            assert_eq!(p.quick_iface(port, tci), general, "port {port} tci {tci:?}");
+        }
+    }
+}
