@@ -311,6 +311,8 @@ struct IfaceFast {
     mac: [u8; 6],
     /// The tag control information it pushes on transmit (and the VLAN id it matches on receive), if tagged.
     tci: Option<u16>,
+    /// Bytes 12..16 of its Ethernet header when tagged: the 802.1Q EtherType and the tag control information.
+    tag_word: [u8; 4],
     /// Conntrack zone of traffic arriving on it.
     zone: u8,
     /// True for an uplink's interface.
@@ -382,6 +384,11 @@ impl<N: Nat> Pipeline<N> {
                 port: i.port,
                 mac: i.mac,
                 tci: i.vlan.map(|t| t.tci()),
+                tag_word: {
+                    let [a, b] = crate::wire::ETHERTYPE_VLAN.to_be_bytes();
+                    let [c, d] = i.vlan.map_or(0, |t| t.tci()).to_be_bytes();
+                    [a, b, c, d]
+                },
                 zone: i.zone,
                 uplink: matches!(i.role, IfaceRole::Uplink(_)),
             })

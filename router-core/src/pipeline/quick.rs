@@ -15,7 +15,6 @@ use crate::time::Instant;
 use crate::wire::checksum;
 use crate::wire::ethernet::TAG_LEN;
 use crate::wire::quick::{Quick, QUICK_SPAN};
-use crate::wire::ETHERTYPE_VLAN;
 
 impl<N: Nat> Pipeline<N> {
     /// A packet of tracked flow `id`, travelling in `dir`, whose frame passed the quick checks (`p` holds its flow
@@ -85,14 +84,12 @@ impl<N: Nat> Pipeline<N> {
     ) -> Verdict {
         let out = self.fast_ifaces[egress as usize];
         // The frame's new start: the tag pushed, rewritten or popped by moving the start (the IPv4 EtherType
-        // stays where it is).
+        // stays where it is). Arithmetic, not a match: whether a tag comes in and whether one goes out follow the
+        // traffic mix, which no branch predictor guesses. Too little headroom wraps around and fails the `get`
+        // of the Ethernet header below.
         let (start, end) = (frame.head, frame.head + frame.len);
-        let head = match (q.tci.is_some(), out.tci.is_some()) {
-            (false, false) | (true, true) => start,
-            (false, true) if start >= TAG_LEN => start - TAG_LEN,
-            (false, true) => return Verdict::Drop(DropReason::NoHeadroom),
-            (true, false) => start + TAG_LEN,
-        };
+        let (tag_in, tag_out) = (q.tci.is_some() as usize, out.tci.is_some());
+        let head = (start + TAG_LEN * tag_in).wrapping_sub(TAG_LEN * tag_out as usize);
         let Some(b) = frame.buf.get_mut(..end) else { return Verdict::Drop(DropReason::Ipv4Truncated) };
         // The IPv4 header and what follows up to TCP's checksum, as one fixed-size view: `parse_v4` accepts only
         // frames that hold these 38 bytes (`else` cannot happen).
@@ -108,19 +105,19 @@ impl<N: Nat> Pipeline<N> {
             ip[16..20].copy_from_slice(&dst);
             ip[20..22].copy_from_slice(&sport.to_be_bytes());
             ip[22..24].copy_from_slice(&dport.to_be_bytes());
-            let (csum_at, udp) = if l4_proto == proto::TCP { (36, false) } else { (26, true) };
-            checksum::apply_delta_at(ip, csum_at, deltas.l4, udp, false);
+            let udp = l4_proto == proto::UDP;
+            checksum::apply_delta_at(ip, if udp { 26 } else { 36 }, deltas.l4, udp, false);
         }
-        // The Ethernet header of the egress interface, written once.
-        let Some(h) = b.get_mut(head..).and_then(|h| h.first_chunk_mut::<16>()) else {
+        // The Ethernet header of the egress interface, written once. Its bytes 12..16 are the tag when it pushes
+        // one, else the IPv4 EtherType and the first IPv4 bytes, already in place: written back as they are.
+        let Some(h) = b.get_mut(head..).and_then(|h| h.first_chunk_mut::<18>()) else {
             return Verdict::Drop(DropReason::NoHeadroom);
         };
         h[..6].copy_from_slice(&mac);
         h[6..12].copy_from_slice(&out.mac);
-        if let Some(tci) = out.tci {
-            h[12..14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
-            h[14..16].copy_from_slice(&tci.to_be_bytes());
-        }
+        let kept = u32::from_ne_bytes([h[12], h[13], h[14], h[15]]);
+        let word = core::hint::select_unpredictable(tag_out, u32::from_ne_bytes(out.tag_word), kept);
+        h[12..16].copy_from_slice(&word.to_ne_bytes());
         frame.len = end - head;
         frame.head = head;
         Verdict::Forward(out.port)

@@ -131,14 +131,11 @@ pub fn apply_delta(hc: u16, delta: u16) -> u16 {
 #[inline]
 pub fn apply_delta_at(frame: &mut [u8], at: usize, delta: u16, zero_means_none: bool, may_be_all_zero: bool) {
     let delta = if delta == 0xffff { 0 } else { delta };
-    if delta == 0 && !may_be_all_zero {
-        return;
-    }
     let old = u16::from_be_bytes([frame[at], frame[at + 1]]);
-    if zero_means_none && old == 0 {
-        return;
-    }
-    let new = apply_delta(old, delta);
+    // Kept checksums are written back unchanged rather than skipped: a select instead of branches on the
+    // protocol and on the checksum's value, which the fast path cannot predict in mixed TCP/UDP traffic.
+    let keep = (delta == 0 && !may_be_all_zero) || (zero_means_none && old == 0);
+    let new = core::hint::select_unpredictable(keep, old, apply_delta(old, delta));
     frame[at..at + 2].copy_from_slice(&new.to_be_bytes());
 }
 

@@ -177,7 +177,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
 pub fn flags_valid(f: u8) -> bool {
     use flags::*;
     let syn = f & SYN != 0;
-    !(f & 0x3f == 0 || (syn && f & (FIN | RST) != 0))
+    // Non-short-circuit: no branch per flag on the per-packet path.
+    !((f & 0x3f == 0) | (syn & (f & (FIN | RST) != 0)))
 }
 
 #[cfg(test)]
