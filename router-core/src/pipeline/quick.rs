@@ -52,7 +52,7 @@ impl<N: Nat> Pipeline<N> {
             }
             Direction::Reply => (flow.orig_mac, flow.orig_iface),
         };
-        let translation = translation(flow, dir);
+        let translation = translation(&flow, dir);
         self.stats.fast_path += 1;
         self.stats.quick_path += 1;
         let l4 = q.l4();
