@@ -345,6 +345,7 @@ pub struct Conntrack {
     sweep: u32,
     len: u32,
     cfg: ConntrackConfig,
+    idle: IdleNanos,
     stats: ConntrackStats,
 }
 
@@ -375,6 +376,7 @@ impl Conntrack {
             sweep: 0,
             len: 0,
             cfg: ConntrackConfig { capacity: cap, ..cfg },
+            idle: IdleNanos::new(&cfg.timeouts),
             stats: ConntrackStats::default(),
         }
     }
@@ -409,6 +411,7 @@ impl Conntrack {
     /// New timeouts; a tracked flow gets them at its next packet.
     pub fn set_timeouts(&mut self, t: Timeouts) {
         self.cfg.timeouts = t;
+        self.idle = IdleNanos::new(&t);
     }
 
     /// The hash of `key` in this table (for [`Conntrack::lookup_hashed`]).
@@ -482,19 +485,16 @@ impl Conntrack {
     #[inline]
     pub fn touch(&mut self, now: Instant, id: FlowId, dir: Direction, tcp_flags: u8) -> FlowState {
         if dir == Direction::Reply && !self.entry(id).replied() {
-            // Once per flow: off the unreplied list, which only evicts flows nobody answered.
-            self.unlink_unreplied(id);
-            self.entry_mut(id).flags |= REPLIED;
+            self.mark_replied(id);
         }
-        // Borrowed, not copied: the timeouts are 96 bytes and this runs for every packet.
-        let timeouts = &self.cfg.timeouts;
+        let idle = &self.idle;
         let Slot::Flow(f) = &mut self.slots[id as usize] else {
             unreachable!("touch of a slot without a flow");
         };
         if let FlowState::Tcp(s) = f.state {
             f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
         }
-        f.expires = now + timeout_for(timeouts, f.state, f.proto, f.replied());
+        f.expires = idle.after(now, f.state, f.proto, f.replied());
         f.state
     }
 
@@ -539,7 +539,7 @@ impl Conntrack {
         let translated = new.reply != new.orig.reversed();
         let flags = if translated { TRANSLATED } else { 0 } | if wide { WIDE } else { 0 };
         self.slots[slot as usize] = Slot::Flow(Entry {
-            expires: now + timeout_for(&self.cfg.timeouts, state, new.orig.proto, false),
+            expires: self.idle.after(now, state, new.orig.proto, false),
             addrs,
             ports: [new.orig.sport, new.orig.dport, new.reply.sport, new.reply.dport],
             deltas: new.deltas,
@@ -635,6 +635,15 @@ impl Conntrack {
         }
     }
 
+    /// The first reply of flow `id`: off the unreplied list, which only evicts flows nobody answered. Once per
+    /// flow, so kept out of line from [`Conntrack::touch`].
+    #[cold]
+    #[inline(never)]
+    fn mark_replied(&mut self, id: FlowId) {
+        self.unlink_unreplied(id);
+        self.entry_mut(id).flags |= REPLIED;
+    }
+
     /// Whether evicting unreplied flows, oldest first, frees `short` more slots (at most two are ever needed).
     fn evictable(&self, mut short: u32) -> bool {
         let mut s = self.unreplied_head;
@@ -722,16 +731,38 @@ impl Conntrack {
     }
 }
 
-fn timeout_for(t: &Timeouts, state: FlowState, l4_proto: u8, replied: bool) -> Duration {
-    match state {
-        FlowState::Tcp(TcpState::Established) => t.tcp_established,
-        FlowState::Tcp(TcpState::Closed) => t.tcp_closed,
-        FlowState::Tcp(TcpState::SynSent) => t.tcp_syn_sent,
-        FlowState::Tcp(TcpState::TimeWait) => t.tcp_time_wait,
-        FlowState::Tcp(_) => t.tcp_transitory,
-        FlowState::Datagram if l4_proto == proto::ICMP || l4_proto == proto::ICMPV6 => t.icmp,
-        FlowState::Datagram if replied => t.udp,
-        FlowState::Datagram => t.udp_unreplied,
+/// The idle timeouts in nanoseconds, one per timeout class (TCP states in [`TcpState`] order, then ICMP, answered
+/// UDP, unanswered UDP): every packet refreshes its flow's expiry, and a table lookup and an add are cheaper than
+/// choosing a [`Duration`] and converting it.
+#[derive(Clone, Copy, Debug)]
+struct IdleNanos([u64; 9]);
+
+impl IdleNanos {
+    fn new(t: &Timeouts) -> Self {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        IdleNanos([
+            ns(t.tcp_syn_sent),
+            ns(t.tcp_transitory),
+            ns(t.tcp_established),
+            ns(t.tcp_transitory),
+            ns(t.tcp_time_wait),
+            ns(t.tcp_closed),
+            ns(t.icmp),
+            ns(t.udp),
+            ns(t.udp_unreplied),
+        ])
+    }
+
+    /// When a flow in `state` whose last packet came at `now` expires.
+    #[inline]
+    fn after(&self, now: Instant, state: FlowState, l4_proto: u8, replied: bool) -> Instant {
+        let class = match state {
+            FlowState::Tcp(s) => s as usize,
+            FlowState::Datagram if l4_proto == proto::ICMP || l4_proto == proto::ICMPV6 => 6,
+            FlowState::Datagram if replied => 7,
+            FlowState::Datagram => 8,
+        };
+        Instant::from_nanos(now.as_nanos().saturating_add(self.0[class]))
     }
 }
 

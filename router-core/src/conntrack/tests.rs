@@ -344,3 +344,39 @@ fn mixed_families_churn_and_hairpin_keys_round_trip() {
         }
     }
 }
+
+#[test]
+fn new_timeouts_apply_at_the_next_packet_and_every_class_has_its_own() {
+    let mut ct = table(16);
+    let t = Timeouts {
+        tcp_established: Duration::from_secs(1001),
+        tcp_transitory: Duration::from_secs(1002),
+        tcp_syn_sent: Duration::from_secs(1003),
+        tcp_time_wait: Duration::from_secs(1004),
+        tcp_closed: Duration::from_secs(1005),
+        udp: Duration::from_secs(1006),
+        udp_unreplied: Duration::from_secs(1007),
+        icmp: Duration::from_millis(1008),
+    };
+    let (tcp, _) = add(&mut ct, T0, new_flow(1, proto::TCP, SYN)).unwrap();
+    let (udp, _) = add(&mut ct, T0, new_flow(2, proto::UDP, 0)).unwrap();
+    let (icmp, _) = add(&mut ct, T0, new_flow(3, proto::ICMP, 0)).unwrap();
+    ct.set_timeouts(t);
+    assert_eq!(ct.get(udp).expires, T0 + Duration::from_secs(120), "a flow keeps its expiry until its next packet");
+    let after = |ct: &Conntrack, id| ct.get(id).expires.saturating_since(T0);
+    let steps = [
+        (tcp, Direction::Original, SYN, t.tcp_syn_sent),
+        (tcp, Direction::Reply, SYN | ACK, t.tcp_transitory),
+        (tcp, Direction::Original, ACK, t.tcp_established),
+        (tcp, Direction::Original, FIN | ACK, t.tcp_transitory),
+        (tcp, Direction::Reply, FIN | ACK, t.tcp_time_wait),
+        (tcp, Direction::Original, RST, t.tcp_closed),
+        (udp, Direction::Original, 0, t.udp_unreplied),
+        (udp, Direction::Reply, 0, t.udp),
+        (icmp, Direction::Original, 0, t.icmp),
+    ];
+    for (id, dir, flags, want) in steps {
+        ct.touch(T0, id, dir, flags);
+        assert_eq!(after(&ct, id), want, "{:?} after {dir:?} {flags:#x}", ct.get(id).state);
+    }
+}
