@@ -278,20 +278,27 @@ fn flow_of(slots: &[Slot], e: &Entry) -> Flow {
 /// of a tracked flow runs this, so the narrow case folds its comparisons into one test.
 #[inline(always)]
 fn matches(slots: &[Slot], hd: u32, key: &FlowKey) -> bool {
+    matching(slots, hd, key).is_some()
+}
+
+/// The flow behind index handle `hd` if it stands for `key` (see [`matches`]).
+#[inline(always)]
+fn matching<'a>(slots: &'a [Slot], hd: u32, key: &FlowKey) -> Option<&'a Entry> {
     let (slot, dir) = split(hd);
     let Slot::Flow(e) = &slots[slot as usize] else {
-        return false;
+        return None;
     };
     let i = usize::from(dir == Direction::Reply);
     let ports = |a: u16, b: u16| u32::from(a) | u32::from(b) << 16;
     let differ = (ports(e.ports[2 * i], e.ports[2 * i + 1]) ^ ports(key.sport, key.dport))
         | u32::from(u16::from_ne_bytes(e.proto_zone[i]) ^ u16::from_ne_bytes([key.proto, key.zone]));
-    if e.flags & WIDE == 0 {
+    let same = if e.flags & WIDE == 0 {
         let a = &e.addrs[8 * i..8 * i + 8];
         differ == 0 && key.src == v4(&a[0..4]) && key.dst == v4(&a[4..8])
     } else {
         differ == 0 && addrs_of(slots, e, dir) == (key.src, key.dst)
-    }
+    };
+    same.then_some(e)
 }
 
 /// What the slow path hands to [`Conntrack::insert`].
@@ -463,13 +470,12 @@ impl Conntrack {
         candidate: Option<IndexHit>,
     ) -> Option<(FlowId, Direction)> {
         let hd = candidate?.0;
-        if !matches(&self.slots, hd, key) {
+        let Some(e) = matching(&self.slots, hd, key) else {
             // Another key with the same tag came first in the probe sequence: the full lookup sorts it out.
             return self.lookup_hashed(now, key, h);
-        }
-        let (slot, dir) = split(hd);
+        };
         // Keys are unique in the index, so this is the one entry the full lookup would find.
-        (self.entry(slot).expires > now).then_some((slot, dir))
+        (e.expires > now).then_some(split(hd))
     }
 
     /// The flow in `id`, which must be live (a handle from a lookup or an insert since).
@@ -486,20 +492,29 @@ impl Conntrack {
 
     /// Records a packet of flow `id` travelling in `dir`: advances TCP state, marks replies, refreshes expiry.
     /// Returns the flow's state after the packet.
-    #[inline]
+    #[inline(always)]
     pub fn touch(&mut self, now: Instant, id: FlowId, dir: Direction, tcp_flags: u8) -> FlowState {
-        if dir == Direction::Reply && !self.entry(id).replied() {
-            self.mark_replied(id);
+        let Slot::Flow(f) = &mut self.slots[id as usize] else {
+            unreachable!("touch of a slot without a flow");
+        };
+        if dir == Direction::Reply && !f.replied() {
+            return self.first_reply(now, id, tcp_flags);
         }
+        refresh(&self.idle, f, now, dir, tcp_flags)
+    }
+
+    /// [`Conntrack::touch`] for the first reply of a flow: off the unreplied list, which only evicts flows nobody
+    /// answered. Once per flow, so out of line: the every-packet part stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn first_reply(&mut self, now: Instant, id: FlowId, tcp_flags: u8) -> FlowState {
+        self.unlink_unreplied(id);
         let idle = &self.idle;
         let Slot::Flow(f) = &mut self.slots[id as usize] else {
             unreachable!("touch of a slot without a flow");
         };
-        if let FlowState::Tcp(s) = f.state {
-            f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
-        }
-        f.expires = idle.after(now, f.state, f.proto(), f.replied());
-        f.state
+        f.flags |= REPLIED;
+        refresh(idle, f, now, Direction::Reply, tcp_flags)
     }
 
     /// Tracks a new flow. When the table is short of slots the oldest unreplied flows are evicted (one, or two
@@ -589,16 +604,17 @@ impl Conntrack {
     pub fn expire(&mut self, now: Instant, budget: u32, mut on_expired: impl FnMut(&Flow)) -> u32 {
         let cap = self.cfg.capacity;
         let mut removed = 0;
+        let mut slot = self.sweep;
         for _ in 0..budget.min(cap) {
-            let slot = self.sweep;
-            self.sweep = if slot + 1 == cap { 0 } else { slot + 1 };
             if matches!(&self.slots[slot as usize], Slot::Flow(e) if e.expires <= now) {
                 let gone = self.unlink_and_free(slot);
                 self.stats.expired += 1;
                 on_expired(&gone);
                 removed += 1;
             }
+            slot = if slot + 1 == cap { 0 } else { slot + 1 };
         }
+        self.sweep = slot;
         removed
     }
 
@@ -636,15 +652,6 @@ impl Conntrack {
             Slot::Flow(e) => e,
             _ => unreachable!("slot {slot} holds no flow"),
         }
-    }
-
-    /// The first reply of flow `id`: off the unreplied list, which only evicts flows nobody answered. Once per
-    /// flow, so kept out of line from [`Conntrack::touch`].
-    #[cold]
-    #[inline(never)]
-    fn mark_replied(&mut self, id: FlowId) {
-        self.unlink_unreplied(id);
-        self.entry_mut(id).flags |= REPLIED;
     }
 
     /// Whether evicting unreplied flows, oldest first, frees `short` more slots (at most two are ever needed).
@@ -732,6 +739,16 @@ impl Conntrack {
         f.prev = NIL;
         f.next = NIL;
     }
+}
+
+/// Advances `f`'s TCP state by a packet travelling in `dir` and pushes its expiry to `now` plus its idle timeout.
+#[inline(always)]
+fn refresh(idle: &IdleNanos, f: &mut Entry, now: Instant, dir: Direction, tcp_flags: u8) -> FlowState {
+    if let FlowState::Tcp(s) = f.state {
+        f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
+    }
+    f.expires = idle.after(now, f.state, f.proto(), f.replied());
+    f.state
 }
 
 /// The idle timeouts in nanoseconds, one per timeout class (TCP states in [`TcpState`] order, then ICMP, answered
