@@ -201,6 +201,9 @@ pub const SLOT_BYTES: usize = size_of::<Slot>();
 
 const NO_ADDRS: [FlowAddr; 3] = [FlowAddr([0; 16]); 3];
 
+/// The bits of an address, read as a little-endian word, that hold the IPv4-mapped prefix.
+const MAPPED_PREFIX_MASK: u128 = (1 << 96) - 1;
+
 /// The mapped form of the IPv4 address in the four octets `a`. Built as one 128-bit word rather than byte by
 /// byte: where a narrow and a wide flow's addresses meet in one variable, the compiler then carries two registers
 /// instead of sixteen bytes through the stack.
@@ -526,17 +529,14 @@ impl Conntrack {
         new: NewFlow,
         mut on_evicted: impl FnMut(&Flow),
     ) -> Result<FlowId, DropReason> {
-        let all = [new.orig.src, new.orig.dst, new.reply.src, new.reply.dst];
-        let wide = !all.iter().all(FlowAddr::is_v4);
+        let word = |a: FlowAddr| u128::from_le_bytes(a.0);
+        let all = [word(new.orig.src), word(new.orig.dst), word(new.reply.src), word(new.reply.dst)];
+        // IPv4 both ways when the first 12 bytes of every address are the mapped prefix; tested on words, at once.
+        let off = |a: u128| (a ^ u128::from_le_bytes(FlowAddr::V4_UNSPECIFIED.0)) & MAPPED_PREFIX_MASK;
+        let wide = off(all[0]) | off(all[1]) | off(all[2]) | off(all[3]) != 0;
         let need = 1 + u32::from(wide);
-        if self.free_len < need && !self.evictable(need - self.free_len) {
-            self.stats.refused += 1;
-            return Err(DropReason::ConntrackFull);
-        }
-        while self.free_len < need {
-            let gone = self.unlink_and_free(self.unreplied_head);
-            self.stats.evicted += 1;
-            on_evicted(&gone);
+        if self.free_len < need {
+            self.make_room(need, &mut on_evicted)?;
         }
         let state = if new.orig.proto == proto::TCP {
             FlowState::Tcp(tcp::next_state(TcpState::SynSent, Direction::Original, new.tcp_flags))
@@ -549,11 +549,10 @@ impl Conntrack {
             self.slots[ext as usize] = Slot::Ext([new.orig.dst, new.reply.src, new.reply.dst]);
             (new.orig.src.0, ext)
         } else {
-            let mut a = [0; 16];
-            for (i, x) in all.iter().enumerate() {
-                a[4 * i..4 * i + 4].copy_from_slice(&x.0[12..16]);
-            }
-            (a, NIL)
+            // The last 4 bytes of each mapped address, side by side.
+            let octets = |a: u128| a >> 96;
+            let packed = octets(all[0]) | octets(all[1]) << 32 | octets(all[2]) << 64 | octets(all[3]) << 96;
+            (packed.to_le_bytes(), NIL)
         };
         let translated = new.reply != new.orig.reversed();
         let flags = if translated { TRANSLATED } else { 0 } | if wide { WIDE } else { 0 };
@@ -652,6 +651,23 @@ impl Conntrack {
             Slot::Flow(e) => e,
             _ => unreachable!("slot {slot} holds no flow"),
         }
+    }
+
+    /// Evicts the oldest unreplied flows until `need` slots are free, or refuses without evicting anything when
+    /// that cannot be done. Only when the table is full, so out of line from [`Conntrack::insert`].
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, need: u32, on_evicted: &mut impl FnMut(&Flow)) -> Result<(), DropReason> {
+        if !self.evictable(need - self.free_len) {
+            self.stats.refused += 1;
+            return Err(DropReason::ConntrackFull);
+        }
+        while self.free_len < need {
+            let gone = self.unlink_and_free(self.unreplied_head);
+            self.stats.evicted += 1;
+            on_evicted(&gone);
+        }
+        Ok(())
     }
 
     /// Whether evicting unreplied flows, oldest first, frees `short` more slots (at most two are ever needed).
