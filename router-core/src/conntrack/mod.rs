@@ -201,9 +201,6 @@ pub const SLOT_BYTES: usize = size_of::<Slot>();
 
 const NO_ADDRS: [FlowAddr; 3] = [FlowAddr([0; 16]); 3];
 
-/// The bits of an address, read as a little-endian word, that hold the IPv4-mapped prefix.
-const MAPPED_PREFIX_MASK: u128 = (1 << 96) - 1;
-
 /// The mapped form of the IPv4 address in the four octets `a`. Built as one 128-bit word rather than byte by
 /// byte: where a narrow and a wide flow's addresses meet in one variable, the compiler then carries two registers
 /// instead of sixteen bytes through the stack.
@@ -531,9 +528,7 @@ impl Conntrack {
     ) -> Result<FlowId, DropReason> {
         let word = |a: FlowAddr| u128::from_le_bytes(a.0);
         let all = [word(new.orig.src), word(new.orig.dst), word(new.reply.src), word(new.reply.dst)];
-        // IPv4 both ways when the first 12 bytes of every address are the mapped prefix; tested on words, at once.
-        let off = |a: u128| (a ^ u128::from_le_bytes(FlowAddr::V4_UNSPECIFIED.0)) & MAPPED_PREFIX_MASK;
-        let wide = off(all[0]) | off(all[1]) | off(all[2]) | off(all[3]) != 0;
+        let wide = !(new.orig.src.is_v4() && new.orig.dst.is_v4() && new.reply.src.is_v4() && new.reply.dst.is_v4());
         let need = 1 + u32::from(wide);
         if self.free_len < need {
             self.make_room(need, &mut on_evicted)?;
