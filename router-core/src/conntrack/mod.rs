@@ -61,7 +61,7 @@ impl Default for Timeouts {
 /// Conntrack sizing and behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConntrackConfig {
-    /// Most flows tracked at once.
+    /// Slots of the table: the most IPv4 flows tracked at once (a flow with IPv6 addresses takes two).
     pub capacity: u32,
     /// Idle timeouts.
     pub timeouts: Timeouts,
