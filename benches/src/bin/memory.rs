@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 use benches::lab::{self, Uplinks};
-use router_core::conntrack::{Conntrack, ConntrackConfig, Flow};
+use router_core::conntrack::{Conntrack, ConntrackConfig, SLOT_BYTES};
 use router_core::pipeline::Pipeline;
 use router_core::testkit;
 
@@ -68,7 +68,7 @@ fn mib(b: isize) -> f64 {
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let capacity = (n as u32).next_power_of_two();
-    println!("flows: {n}, conntrack capacity {capacity}, size_of::<Flow>() = {} bytes", size_of::<Flow>());
+    println!("flows: {n}, conntrack capacity {capacity}, conntrack slot = {SLOT_BYTES} bytes (an IPv4 flow takes one)");
 
     let before = live();
     let ct = Conntrack::new(ConntrackConfig { capacity, ..Default::default() });

@@ -343,7 +343,7 @@ pub enum Granularity {
 /// `[conntrack]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conntrack {
-    /// Flow table capacity (all workers together).
+    /// Flow table capacity (all workers together), in IPv4 flows: a flow with IPv6 addresses counts twice.
     pub max_flows: u32,
     /// New flows per inside host before refusal.
     pub per_host_limit: Option<u32>,

@@ -1,8 +1,9 @@
 //! Connection tracking: a fixed-capacity table of flows, each reachable by the key of either direction.
 //!
-//! Layout: a slab of [`Flow`]s plus one hash index holding, per flow, two `u32` handles (slot and direction),
-//! so the index costs a few bytes per key and the keys live once, in the slab. When the table is full the
-//! oldest flow that never saw a reply is evicted (unreplied flows sit on an intrusive FIFO list); if every flow
+//! Layout: a slab of slots plus one hash index holding, per flow, two `u32` handles (slot and direction), so the
+//! index costs a few bytes per key and the keys live once, in the slab. A slot stores an IPv4 flow with 4-byte
+//! addresses; a flow with IPv6 addresses takes a second slot for them. When the table is short of slots the
+//! oldest flows that never saw a reply are evicted (unreplied flows sit on an intrusive FIFO list); if every flow
 //! has been answered the new one is refused. Expiry is incremental: [`Conntrack::expire`] visits a bounded
 //! number of slots per call, and a lookup that hits an expired flow treats it as gone.
 
@@ -14,7 +15,7 @@ use ahash::RandomState;
 use hashbrown::HashTable;
 
 use crate::drop::DropReason;
-use crate::flow::{proto, Direction, FlowKey};
+use crate::flow::{proto, Direction, FlowAddr, FlowKey};
 use crate::nat::Deltas;
 use crate::pipeline::IfaceId;
 use crate::time::Instant;
@@ -60,7 +61,7 @@ impl Default for Timeouts {
 /// Conntrack sizing and behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConntrackConfig {
-    /// Most flows tracked at once.
+    /// Slots of the table: the most IPv4 flows tracked at once (a flow with IPv6 addresses takes two).
     pub capacity: u32,
     /// Idle timeouts.
     pub timeouts: Timeouts,
@@ -85,7 +86,7 @@ pub enum FlowState {
 
 const NIL: u32 = u32::MAX;
 
-/// One tracked flow.
+/// One tracked flow as the table hands it out: both keys in full and what forwarding needs.
 #[derive(Clone, Copy, Debug)]
 pub struct Flow {
     /// Key of the packet that created the flow, as received.
@@ -112,9 +113,6 @@ pub struct Flow {
     pub translated: bool,
     /// TCP: the sequence number the original sender expects next from its peer (to build a RST it accepts).
     pub reply_seq_next: u32,
-    prev: u32,
-    next: u32,
-    live: bool,
 }
 
 impl Flow {
@@ -131,6 +129,176 @@ impl Flow {
     pub fn is_closed_tcp(&self) -> bool {
         self.state == FlowState::Tcp(TcpState::Closed)
     }
+}
+
+/// [`Entry::flags`]: a packet went in the reply direction.
+const REPLIED: u8 = 1;
+/// [`Entry::flags`]: addresses or ports are rewritten.
+const TRANSLATED: u8 = 2;
+/// [`Entry::flags`]: an address is IPv6, so the addresses take a second slot.
+const WIDE: u8 = 4;
+
+/// A flow as stored. Most flows are IPv4 both ways, so their four addresses are kept as 4 octets each rather than
+/// as 16-byte mapped addresses: that halves the slot, and a slot is what every packet of a tracked flow reads.
+/// A flow with an IPv6 address (a "wide" flow) keeps its original source here and its other three addresses in
+/// a second slot of the same slab, so both families share one capacity and one eviction order.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    expires: Instant,
+    /// Narrow: original source, original destination, reply source, reply destination. Wide: original source.
+    addrs: [u8; 16],
+    /// Original source and destination port, reply source and destination port.
+    ports: [u16; 4],
+    deltas: Deltas,
+    /// Wide: the slot holding the other three addresses.
+    ext: u32,
+    reply_seq_next: u32,
+    /// Unreplied FIFO links.
+    prev: u32,
+    next: u32,
+    orig_iface: IfaceId,
+    egress_iface: IfaceId,
+    orig_mac: [u8; 6],
+    uplink: Option<UplinkId>,
+    state: FlowState,
+    /// Protocol and zone of the original key, then of the reply key: side by side, so that a lookup compares
+    /// each pair in one go.
+    proto_zone: [[u8; 2]; 2],
+    flags: u8,
+}
+
+impl Entry {
+    #[inline]
+    fn proto(&self) -> u8 {
+        self.proto_zone[0][0]
+    }
+
+    #[inline]
+    fn replied(&self) -> bool {
+        self.flags & REPLIED != 0
+    }
+
+    /// Slots this flow occupies.
+    #[inline]
+    fn footprint(&self) -> u32 {
+        1 + u32::from(self.flags & WIDE != 0)
+    }
+}
+
+/// One place in the slab.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// Unused; links the free list.
+    Free { next: u32 },
+    /// A tracked flow.
+    Flow(Entry),
+    /// Original destination, reply source and reply destination of the wide flow pointing here.
+    Ext([FlowAddr; 3]),
+}
+
+/// Bytes of one conntrack slot (an IPv4 flow takes one, a flow with IPv6 addresses two).
+pub const SLOT_BYTES: usize = size_of::<Slot>();
+
+const NO_ADDRS: [FlowAddr; 3] = [FlowAddr([0; 16]); 3];
+
+/// The mapped form of the IPv4 address in the four octets `a`. Built as one 128-bit word rather than byte by
+/// byte: where a narrow and a wide flow's addresses meet in one variable, the compiler then carries two registers
+/// instead of sixteen bytes through the stack.
+#[inline(always)]
+fn v4(a: &[u8]) -> FlowAddr {
+    let prefix = u128::from_le_bytes(FlowAddr::V4_UNSPECIFIED.0);
+    let octets = u128::from(u32::from_le_bytes([a[0], a[1], a[2], a[3]])) << 96;
+    FlowAddr((prefix | octets).to_le_bytes())
+}
+
+/// The other three addresses of wide entry `e`. A `get` rather than an index so that a caller not using them
+/// lets the compiler drop the read.
+#[inline(always)]
+fn ext_addrs<'a>(slots: &'a [Slot], e: &Entry) -> &'a [FlowAddr; 3] {
+    match slots.get(e.ext as usize) {
+        Some(Slot::Ext(x)) => x,
+        _ => &NO_ADDRS,
+    }
+}
+
+/// Source and destination address of `e` in direction `dir`.
+#[inline(always)]
+fn addrs_of(slots: &[Slot], e: &Entry, dir: Direction) -> (FlowAddr, FlowAddr) {
+    let all = all_addrs(slots, e);
+    if dir == Direction::Reply {
+        (all[2], all[3])
+    } else {
+        (all[0], all[1])
+    }
+}
+
+/// Original source and destination, reply source and destination of `e`.
+#[inline(always)]
+fn all_addrs(slots: &[Slot], e: &Entry) -> [FlowAddr; 4] {
+    if e.flags & WIDE == 0 {
+        let a = &e.addrs;
+        [v4(&a[0..4]), v4(&a[4..8]), v4(&a[8..12]), v4(&a[12..16])]
+    } else {
+        let x = ext_addrs(slots, e);
+        [FlowAddr(e.addrs), x[0], x[1], x[2]]
+    }
+}
+
+#[inline(always)]
+fn key_from(e: &Entry, (src, dst): (FlowAddr, FlowAddr), dir: Direction) -> FlowKey {
+    let i = usize::from(dir == Direction::Reply);
+    FlowKey { src, dst, sport: e.ports[2 * i], dport: e.ports[2 * i + 1], proto: e.proto(), zone: e.proto_zone[i][1] }
+}
+
+#[inline(always)]
+fn key_of(slots: &[Slot], e: &Entry, dir: Direction) -> FlowKey {
+    key_from(e, addrs_of(slots, e, dir), dir)
+}
+
+#[inline(always)]
+fn flow_of(slots: &[Slot], e: &Entry) -> Flow {
+    let a = all_addrs(slots, e);
+    Flow {
+        orig: key_from(e, (a[0], a[1]), Direction::Original),
+        reply: key_from(e, (a[2], a[3]), Direction::Reply),
+        deltas: e.deltas,
+        expires: e.expires,
+        uplink: e.uplink,
+        state: e.state,
+        replied: e.replied(),
+        orig_iface: e.orig_iface,
+        orig_mac: e.orig_mac,
+        egress_iface: e.egress_iface,
+        translated: e.flags & TRANSLATED != 0,
+        reply_seq_next: e.reply_seq_next,
+    }
+}
+
+/// Whether index handle `hd` stands for `key`; compares in place, without building the stored key. Every packet
+/// of a tracked flow runs this, so the narrow case folds its comparisons into one test.
+#[inline(always)]
+fn matches(slots: &[Slot], hd: u32, key: &FlowKey) -> bool {
+    matching(slots, hd, key).is_some()
+}
+
+/// The flow behind index handle `hd` if it stands for `key` (see [`matches`]).
+#[inline(always)]
+fn matching<'a>(slots: &'a [Slot], hd: u32, key: &FlowKey) -> Option<&'a Entry> {
+    let (slot, dir) = split(hd);
+    let Slot::Flow(e) = &slots[slot as usize] else {
+        return None;
+    };
+    let i = usize::from(dir == Direction::Reply);
+    let ports = |a: u16, b: u16| u32::from(a) | u32::from(b) << 16;
+    let differ = (ports(e.ports[2 * i], e.ports[2 * i + 1]) ^ ports(key.sport, key.dport))
+        | u32::from(u16::from_ne_bytes(e.proto_zone[i]) ^ u16::from_ne_bytes([key.proto, key.zone]));
+    let same = if e.flags & WIDE == 0 {
+        let a = &e.addrs[8 * i..8 * i + 8];
+        differ == 0 && key.src == v4(&a[0..4]) && key.dst == v4(&a[4..8])
+    } else {
+        differ == 0 && addrs_of(slots, e, dir) == (key.src, key.dst)
+    };
+    same.then_some(e)
 }
 
 /// What the slow path hands to [`Conntrack::insert`].
@@ -178,8 +346,9 @@ pub struct ConntrackStats {
 
 /// The flow table of one worker.
 pub struct Conntrack {
-    slots: Vec<Flow>,
-    free: Vec<u32>,
+    slots: Vec<Slot>,
+    free_head: u32,
+    free_len: u32,
     index: HashTable<u32>,
     hasher: RandomState,
     unreplied_head: u32,
@@ -187,6 +356,7 @@ pub struct Conntrack {
     sweep: u32,
     len: u32,
     cfg: ConntrackConfig,
+    idle: IdleNanos,
     stats: ConntrackStats,
 }
 
@@ -201,30 +371,15 @@ fn split(h: u32) -> (u32, Direction) {
 }
 
 impl Conntrack {
-    /// An empty table of `cfg.capacity` flows, all memory reserved up front.
+    /// An empty table of `cfg.capacity` slots, all memory reserved up front. An IPv4 flow takes one slot, a flow
+    /// with IPv6 addresses two.
     pub fn new(cfg: ConntrackConfig) -> Self {
         let cap = cfg.capacity.clamp(1, i32::MAX as u32 >> 1);
         let s = cfg.seed;
-        let blank = Flow {
-            orig: FlowKey::default(),
-            reply: FlowKey::default(),
-            deltas: Deltas::default(),
-            expires: Instant::ZERO,
-            uplink: None,
-            state: FlowState::Datagram,
-            replied: false,
-            orig_iface: 0,
-            orig_mac: [0; 6],
-            egress_iface: 0,
-            translated: false,
-            reply_seq_next: 0,
-            prev: NIL,
-            next: NIL,
-            live: false,
-        };
         Conntrack {
-            slots: vec![blank; cap as usize],
-            free: (0..cap).rev().collect(),
+            slots: (0..cap).map(|i| Slot::Free { next: if i + 1 == cap { NIL } else { i + 1 } }).collect(),
+            free_head: 0,
+            free_len: cap,
             index: HashTable::with_capacity(cap as usize * 2),
             hasher: RandomState::with_seeds(s, s.rotate_left(17) ^ 0x9e37, s.rotate_left(31) ^ 0x7f4a, !s),
             unreplied_head: NIL,
@@ -232,6 +387,7 @@ impl Conntrack {
             sweep: 0,
             len: 0,
             cfg: ConntrackConfig { capacity: cap, ..cfg },
+            idle: IdleNanos::new(&cfg.timeouts),
             stats: ConntrackStats::default(),
         }
     }
@@ -248,7 +404,7 @@ impl Conntrack {
         self.len == 0
     }
 
-    /// Most flows the table holds.
+    /// Slots of the table: the most IPv4 flows it holds (a flow with IPv6 addresses takes two).
     pub fn capacity(&self) -> usize {
         self.cfg.capacity as usize
     }
@@ -266,6 +422,7 @@ impl Conntrack {
     /// New timeouts; a tracked flow gets them at its next packet.
     pub fn set_timeouts(&mut self, t: Timeouts) {
         self.cfg.timeouts = t;
+        self.idle = IdleNanos::new(&t);
     }
 
     /// The hash of `key` in this table (for [`Conntrack::lookup_hashed`]).
@@ -286,12 +443,9 @@ impl Conntrack {
     pub fn lookup_hashed(&self, now: Instant, key: &FlowKey, h: u64) -> Option<(FlowId, Direction)> {
         debug_assert_eq!(h, self.hash(key));
         let slots = &self.slots;
-        let found = self.index.find(h, |&hd| {
-            let (slot, dir) = split(hd);
-            slots[slot as usize].key(dir) == key
-        })?;
-        let (slot, dir) = split(*found);
-        if slots[slot as usize].expires <= now {
+        let found = *self.index.find(h, |&hd| matches(slots, hd, key))?;
+        let (slot, dir) = split(found);
+        if self.entry(slot).expires <= now {
             return None;
         }
         Some((slot, dir))
@@ -315,95 +469,114 @@ impl Conntrack {
         h: u64,
         candidate: Option<IndexHit>,
     ) -> Option<(FlowId, Direction)> {
-        let (slot, dir) = split(candidate?.0);
-        let f = &self.slots[slot as usize];
-        if f.key(dir) != key {
+        let hd = candidate?.0;
+        let Some(e) = matching(&self.slots, hd, key) else {
             // Another key with the same tag came first in the probe sequence: the full lookup sorts it out.
             return self.lookup_hashed(now, key, h);
-        }
+        };
         // Keys are unique in the index, so this is the one entry the full lookup would find.
-        (f.expires > now).then_some((slot, dir))
+        (e.expires > now).then_some(split(hd))
     }
 
-    /// The flow in `id`.
-    #[inline]
-    pub fn get(&self, id: FlowId) -> &Flow {
-        &self.slots[id as usize]
+    /// The flow in `id`, which must be live (a handle from a lookup or an insert since).
+    #[inline(always)]
+    pub fn get(&self, id: FlowId) -> Flow {
+        flow_of(&self.slots, self.entry(id))
     }
 
     /// Records the next sequence number the original sender expects from its peer, seen on a reply segment.
     #[inline]
     pub fn set_reply_seq_next(&mut self, id: FlowId, seq: u32) {
-        self.slots[id as usize].reply_seq_next = seq;
+        self.entry_mut(id).reply_seq_next = seq;
     }
 
     /// Records a packet of flow `id` travelling in `dir`: advances TCP state, marks replies, refreshes expiry.
     /// Returns the flow's state after the packet.
-    #[inline]
+    #[inline(always)]
     pub fn touch(&mut self, now: Instant, id: FlowId, dir: Direction, tcp_flags: u8) -> FlowState {
-        let first_reply = dir == Direction::Reply && !self.slots[id as usize].replied;
-        if first_reply {
-            self.unlink_unreplied(id);
+        let Slot::Flow(f) = &mut self.slots[id as usize] else {
+            unreachable!("touch of a slot without a flow");
+        };
+        if dir == Direction::Reply && !f.replied() {
+            return self.first_reply(now, id, tcp_flags);
         }
-        let f = &mut self.slots[id as usize];
-        if first_reply {
-            f.replied = true;
-        }
-        if let FlowState::Tcp(s) = f.state {
-            f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
-        }
-        // Borrowed, not copied: the timeouts are 96 bytes and this runs for every packet.
-        f.expires = now + timeout_for(&self.cfg.timeouts, f);
-        f.state
+        refresh(&self.idle, f, now, dir, tcp_flags)
     }
 
-    /// Tracks a new flow. When the table is full the oldest unreplied flow is evicted and returned so its NAT
-    /// binding can be released; when every flow has been answered the new one is refused.
-    pub fn insert(&mut self, now: Instant, new: NewFlow) -> Result<(FlowId, Option<Flow>), DropReason> {
-        let mut evicted = None;
-        if self.free.is_empty() {
-            let head = self.unreplied_head;
-            if head == NIL {
-                self.stats.refused += 1;
-                return Err(DropReason::ConntrackFull);
-            }
-            evicted = Some(self.unlink_and_free(head));
-            self.stats.evicted += 1;
-        }
-        let Some(slot) = self.free.pop() else {
-            self.stats.refused += 1;
-            return Err(DropReason::ConntrackFull);
+    /// [`Conntrack::touch`] for the first reply of a flow: off the unreplied list, which only evicts flows nobody
+    /// answered. Once per flow, so out of line: the every-packet part stays small enough to inline.
+    #[cold]
+    #[inline(never)]
+    fn first_reply(&mut self, now: Instant, id: FlowId, tcp_flags: u8) -> FlowState {
+        self.unlink_unreplied(id);
+        let idle = &self.idle;
+        let Slot::Flow(f) = &mut self.slots[id as usize] else {
+            unreachable!("touch of a slot without a flow");
         };
+        f.flags |= REPLIED;
+        refresh(idle, f, now, Direction::Reply, tcp_flags)
+    }
+
+    /// Tracks a new flow. When the table is short of slots the oldest unreplied flows are evicted (one, or two
+    /// for a flow with IPv6 addresses) and handed to `on_evicted` so their NAT bindings can be released; when
+    /// evicting unreplied flows cannot make room the new one is refused.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        new: NewFlow,
+        mut on_evicted: impl FnMut(&Flow),
+    ) -> Result<FlowId, DropReason> {
+        let word = |a: FlowAddr| u128::from_le_bytes(a.0);
+        let all = [word(new.orig.src), word(new.orig.dst), word(new.reply.src), word(new.reply.dst)];
+        let wide = !(new.orig.src.is_v4() && new.orig.dst.is_v4() && new.reply.src.is_v4() && new.reply.dst.is_v4());
+        let need = 1 + u32::from(wide);
+        if self.free_len < need {
+            self.make_room(need, &mut on_evicted)?;
+        }
         let state = if new.orig.proto == proto::TCP {
             FlowState::Tcp(tcp::next_state(TcpState::SynSent, Direction::Original, new.tcp_flags))
         } else {
             FlowState::Datagram
         };
-        let mut flow = Flow {
-            orig: new.orig,
-            reply: new.reply,
+        let slot = self.pop_free();
+        let (addrs, ext) = if wide {
+            let ext = self.pop_free();
+            self.slots[ext as usize] = Slot::Ext([new.orig.dst, new.reply.src, new.reply.dst]);
+            (new.orig.src.0, ext)
+        } else {
+            // The last 4 bytes of each mapped address, side by side.
+            let octets = |a: u128| a >> 96;
+            let packed = octets(all[0]) | octets(all[1]) << 32 | octets(all[2]) << 64 | octets(all[3]) << 96;
+            (packed.to_le_bytes(), NIL)
+        };
+        let translated = new.reply != new.orig.reversed();
+        let flags = if translated { TRANSLATED } else { 0 } | if wide { WIDE } else { 0 };
+        self.slots[slot as usize] = Slot::Flow(Entry {
+            expires: self.idle.after(now, state, new.orig.proto, false),
+            addrs,
+            ports: [new.orig.sport, new.orig.dport, new.reply.sport, new.reply.dport],
             deltas: new.deltas,
-            expires: now,
-            uplink: new.uplink,
-            state,
-            replied: false,
-            orig_iface: new.orig_iface,
-            orig_mac: new.orig_mac,
-            egress_iface: new.egress_iface,
-            translated: new.reply != new.orig.reversed(),
+            ext,
             reply_seq_next: 0,
             prev: NIL,
             next: NIL,
-            live: true,
-        };
-        flow.expires = now + timeout_for(&self.cfg.timeouts, &flow);
-        self.slots[slot as usize] = flow;
+            orig_iface: new.orig_iface,
+            egress_iface: new.egress_iface,
+            orig_mac: new.orig_mac,
+            uplink: new.uplink,
+            state,
+            proto_zone: [[new.orig.proto, new.orig.zone], [new.reply.proto, new.reply.zone]],
+            flags,
+        });
         self.push_unreplied(slot);
         let hasher = &self.hasher;
         let slots = &self.slots;
         let rehash = |&hd: &u32| {
             let (s, d) = split(hd);
-            hasher.hash_one(slots[s as usize].key(d))
+            match &slots[s as usize] {
+                Slot::Flow(e) => hasher.hash_one(key_of(slots, e, d)),
+                _ => 0,
+            }
         };
         let h_orig = hasher.hash_one(new.orig);
         let h_reply = hasher.hash_one(new.reply);
@@ -411,7 +584,7 @@ impl Conntrack {
         self.index.insert_unique(h_reply, handle(slot, Direction::Reply), rehash);
         self.len += 1;
         self.stats.inserted += 1;
-        Ok((slot, evicted))
+        Ok(slot)
     }
 
     /// Stops tracking flow `id` and returns it (its NAT binding is the caller's to release).
@@ -425,50 +598,120 @@ impl Conntrack {
     pub fn expire(&mut self, now: Instant, budget: u32, mut on_expired: impl FnMut(&Flow)) -> u32 {
         let cap = self.cfg.capacity;
         let mut removed = 0;
+        let mut slot = self.sweep;
         for _ in 0..budget.min(cap) {
-            let slot = self.sweep;
-            self.sweep = if slot + 1 == cap { 0 } else { slot + 1 };
-            let f = &self.slots[slot as usize];
-            if f.live && f.expires <= now {
+            if matches!(&self.slots[slot as usize], Slot::Flow(e) if e.expires <= now) {
                 let gone = self.unlink_and_free(slot);
                 self.stats.expired += 1;
                 on_expired(&gone);
                 removed += 1;
             }
+            slot = if slot + 1 == cap { 0 } else { slot + 1 };
         }
+        self.sweep = slot;
         removed
     }
 
     /// Removes every live flow matching `pred`, handing each to `on_removed` (used for uplink rescue).
     pub fn drain_where(&mut self, mut pred: impl FnMut(&Flow) -> bool, mut on_removed: impl FnMut(&Flow)) {
         for slot in 0..self.cfg.capacity {
-            let f = &self.slots[slot as usize];
-            if f.live && pred(f) {
-                let gone = self.remove(slot);
-                on_removed(&gone);
+            if let Slot::Flow(e) = &self.slots[slot as usize] {
+                if pred(&flow_of(&self.slots, e)) {
+                    let gone = self.remove(slot);
+                    on_removed(&gone);
+                }
             }
         }
     }
 
     /// Iterates over live flows.
-    pub fn iter(&self) -> impl Iterator<Item = (FlowId, &Flow)> {
-        self.slots.iter().enumerate().filter(|(_, f)| f.live).map(|(i, f)| (i as FlowId, f))
+    pub fn iter(&self) -> impl Iterator<Item = (FlowId, Flow)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Flow(e) => Some((i as FlowId, flow_of(&self.slots, e))),
+            _ => None,
+        })
+    }
+
+    #[inline(always)]
+    fn entry(&self, slot: u32) -> &Entry {
+        match &self.slots[slot as usize] {
+            Slot::Flow(e) => e,
+            _ => unreachable!("slot {slot} holds no flow"),
+        }
+    }
+
+    #[inline]
+    fn entry_mut(&mut self, slot: u32) -> &mut Entry {
+        match &mut self.slots[slot as usize] {
+            Slot::Flow(e) => e,
+            _ => unreachable!("slot {slot} holds no flow"),
+        }
+    }
+
+    /// Evicts the oldest unreplied flows until `need` slots are free, or refuses without evicting anything when
+    /// that cannot be done. Only when the table is full, so out of line from [`Conntrack::insert`].
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self, need: u32, on_evicted: &mut impl FnMut(&Flow)) -> Result<(), DropReason> {
+        if !self.evictable(need - self.free_len) {
+            self.stats.refused += 1;
+            return Err(DropReason::ConntrackFull);
+        }
+        while self.free_len < need {
+            let gone = self.unlink_and_free(self.unreplied_head);
+            self.stats.evicted += 1;
+            on_evicted(&gone);
+        }
+        Ok(())
+    }
+
+    /// Whether evicting unreplied flows, oldest first, frees `short` more slots (at most two are ever needed).
+    fn evictable(&self, mut short: u32) -> bool {
+        let mut s = self.unreplied_head;
+        while s != NIL {
+            let e = self.entry(s);
+            if e.footprint() >= short {
+                return true;
+            }
+            short -= e.footprint();
+            s = e.next;
+        }
+        false
+    }
+
+    fn pop_free(&mut self) -> u32 {
+        let slot = self.free_head;
+        let Slot::Free { next } = self.slots[slot as usize] else {
+            unreachable!("free list head {slot} is in use");
+        };
+        self.free_head = next;
+        self.free_len -= 1;
+        slot
+    }
+
+    fn push_free(&mut self, slot: u32) {
+        self.slots[slot as usize] = Slot::Free { next: self.free_head };
+        self.free_head = slot;
+        self.free_len += 1;
     }
 
     fn unlink_and_free(&mut self, slot: u32) -> Flow {
-        if !self.slots[slot as usize].replied {
+        let e = *self.entry(slot);
+        if !e.replied() {
             self.unlink_unreplied(slot);
         }
-        let flow = self.slots[slot as usize];
+        let flow = flow_of(&self.slots, &e);
         for dir in [Direction::Original, Direction::Reply] {
             let h = self.hash(flow.key(dir));
             let want = handle(slot, dir);
-            if let Ok(e) = self.index.find_entry(h, |&hd| hd == want) {
-                e.remove();
+            if let Ok(found) = self.index.find_entry(h, |&hd| hd == want) {
+                found.remove();
             }
         }
-        self.slots[slot as usize].live = false;
-        self.free.push(slot);
+        if e.flags & WIDE != 0 {
+            self.push_free(e.ext);
+        }
+        self.push_free(slot);
         self.len -= 1;
         flow
     }
@@ -476,49 +719,81 @@ impl Conntrack {
     fn push_unreplied(&mut self, slot: u32) {
         let tail = self.unreplied_tail;
         {
-            let f = &mut self.slots[slot as usize];
+            let f = self.entry_mut(slot);
             f.prev = tail;
             f.next = NIL;
         }
         if tail == NIL {
             self.unreplied_head = slot;
         } else {
-            self.slots[tail as usize].next = slot;
+            self.entry_mut(tail).next = slot;
         }
         self.unreplied_tail = slot;
     }
 
     fn unlink_unreplied(&mut self, slot: u32) {
         let (prev, next) = {
-            let f = &self.slots[slot as usize];
+            let f = self.entry(slot);
             (f.prev, f.next)
         };
         if prev == NIL {
             self.unreplied_head = next;
         } else {
-            self.slots[prev as usize].next = next;
+            self.entry_mut(prev).next = next;
         }
         if next == NIL {
             self.unreplied_tail = prev;
         } else {
-            self.slots[next as usize].prev = prev;
+            self.entry_mut(next).prev = prev;
         }
-        let f = &mut self.slots[slot as usize];
+        let f = self.entry_mut(slot);
         f.prev = NIL;
         f.next = NIL;
     }
 }
 
-fn timeout_for(t: &Timeouts, f: &Flow) -> Duration {
-    match f.state {
-        FlowState::Tcp(TcpState::Established) => t.tcp_established,
-        FlowState::Tcp(TcpState::Closed) => t.tcp_closed,
-        FlowState::Tcp(TcpState::SynSent) => t.tcp_syn_sent,
-        FlowState::Tcp(TcpState::TimeWait) => t.tcp_time_wait,
-        FlowState::Tcp(_) => t.tcp_transitory,
-        FlowState::Datagram if f.orig.proto == proto::ICMP || f.orig.proto == proto::ICMPV6 => t.icmp,
-        FlowState::Datagram if f.replied => t.udp,
-        FlowState::Datagram => t.udp_unreplied,
+/// Advances `f`'s TCP state by a packet travelling in `dir` and pushes its expiry to `now` plus its idle timeout.
+#[inline(always)]
+fn refresh(idle: &IdleNanos, f: &mut Entry, now: Instant, dir: Direction, tcp_flags: u8) -> FlowState {
+    if let FlowState::Tcp(s) = f.state {
+        f.state = FlowState::Tcp(tcp::next_state(s, dir, tcp_flags));
+    }
+    f.expires = idle.after(now, f.state, f.proto(), f.replied());
+    f.state
+}
+
+/// The idle timeouts in nanoseconds, one per timeout class (TCP states in [`TcpState`] order, then ICMP, answered
+/// UDP, unanswered UDP): every packet refreshes its flow's expiry, and a table lookup and an add are cheaper than
+/// choosing a [`Duration`] and converting it.
+#[derive(Clone, Copy, Debug)]
+struct IdleNanos([u64; 9]);
+
+impl IdleNanos {
+    fn new(t: &Timeouts) -> Self {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        IdleNanos([
+            ns(t.tcp_syn_sent),
+            ns(t.tcp_transitory),
+            ns(t.tcp_established),
+            ns(t.tcp_transitory),
+            ns(t.tcp_time_wait),
+            ns(t.tcp_closed),
+            ns(t.icmp),
+            ns(t.udp),
+            ns(t.udp_unreplied),
+        ])
+    }
+
+    /// When a flow in `state` whose last packet came at `now` expires.
+    #[inline]
+    fn after(&self, now: Instant, state: FlowState, l4_proto: u8, replied: bool) -> Instant {
+        let class = match state {
+            FlowState::Tcp(s) => s as usize,
+            FlowState::Datagram if l4_proto == proto::ICMP || l4_proto == proto::ICMPV6 => 6,
+            FlowState::Datagram if replied => 7,
+            FlowState::Datagram => 8,
+        };
+        Instant::from_nanos(now.as_nanos().saturating_add(self.0[class]))
     }
 }
 

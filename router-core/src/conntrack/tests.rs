@@ -32,6 +32,14 @@ fn new_flow(n: u32, proto: u8, flags: u8) -> NewFlow {
     }
 }
 
+/// Inserts `nf`, returning the flow evicted for it if any (IPv4 flows evict at most one).
+fn add(ct: &mut Conntrack, now: Instant, nf: NewFlow) -> Result<(FlowId, Option<Flow>), DropReason> {
+    let mut evicted = Vec::new();
+    let id = ct.insert(now, nf, |f| evicted.push(*f))?;
+    assert!(evicted.len() <= 1, "an IPv4 flow takes one slot");
+    Ok((id, evicted.pop()))
+}
+
 fn table(capacity: u32) -> Conntrack {
     Conntrack::new(ConntrackConfig { capacity, ..Default::default() })
 }
@@ -42,7 +50,7 @@ const T0: Instant = Instant::from_secs(1000);
 fn both_directions_find_the_same_flow() {
     let mut ct = table(16);
     let nf = new_flow(1, proto::TCP, SYN);
-    let (id, ev) = ct.insert(T0, nf).unwrap();
+    let (id, ev) = add(&mut ct, T0, nf).unwrap();
     assert!(ev.is_none());
     assert_eq!(ct.lookup(T0, &nf.orig), Some((id, Direction::Original)));
     assert_eq!(ct.lookup(T0, &nf.reply), Some((id, Direction::Reply)));
@@ -54,7 +62,7 @@ fn both_directions_find_the_same_flow() {
 fn tcp_timeouts_follow_the_handshake() {
     let mut ct = table(16);
     let nf = new_flow(1, proto::TCP, SYN);
-    let (id, _) = ct.insert(T0, nf).unwrap();
+    let (id, _) = add(&mut ct, T0, nf).unwrap();
     assert_eq!(ct.get(id).expires, T0 + Duration::from_secs(240));
     ct.touch(T0, id, Direction::Reply, SYN | ACK);
     let st = ct.touch(T0, id, Direction::Original, ACK);
@@ -68,11 +76,11 @@ fn tcp_timeouts_follow_the_handshake() {
 #[test]
 fn udp_unreplied_then_bidirectional_and_icmp_timeouts() {
     let mut ct = table(16);
-    let (u, _) = ct.insert(T0, new_flow(1, proto::UDP, 0)).unwrap();
+    let (u, _) = add(&mut ct, T0, new_flow(1, proto::UDP, 0)).unwrap();
     assert_eq!(ct.get(u).expires, T0 + Duration::from_secs(120));
     ct.touch(T0, u, Direction::Reply, 0);
     assert_eq!(ct.get(u).expires, T0 + Duration::from_secs(300));
-    let (i, _) = ct.insert(T0, new_flow(2, proto::ICMP, 0)).unwrap();
+    let (i, _) = add(&mut ct, T0, new_flow(2, proto::ICMP, 0)).unwrap();
     assert_eq!(ct.get(i).expires, T0 + Duration::from_secs(60));
 }
 
@@ -80,7 +88,7 @@ fn udp_unreplied_then_bidirectional_and_icmp_timeouts() {
 fn expired_flow_is_not_found_and_is_swept_incrementally() {
     let mut ct = table(64);
     for n in 0..10 {
-        ct.insert(T0, new_flow(n, proto::UDP, 0)).unwrap();
+        add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap();
     }
     let later = T0 + Duration::from_secs(121);
     assert_eq!(ct.lookup(later, &key(3, proto::UDP)), None);
@@ -99,7 +107,7 @@ fn expired_flow_is_not_found_and_is_swept_incrementally() {
 #[test]
 fn refreshed_flow_survives_the_sweep() {
     let mut ct = table(8);
-    let (id, _) = ct.insert(T0, new_flow(1, proto::UDP, 0)).unwrap();
+    let (id, _) = add(&mut ct, T0, new_flow(1, proto::UDP, 0)).unwrap();
     let t1 = T0 + Duration::from_secs(100);
     ct.touch(t1, id, Direction::Original, 0);
     ct.expire(T0 + Duration::from_secs(130), 8, |_| panic!("refreshed flow expired"));
@@ -109,12 +117,12 @@ fn refreshed_flow_survives_the_sweep() {
 #[test]
 fn full_table_evicts_oldest_unreplied_first() {
     let mut ct = table(4);
-    let ids: Vec<_> = (0..4).map(|n| ct.insert(T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
+    let ids: Vec<_> = (0..4).map(|n| add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
     // Flow 0 answered: it is safe. Flow 1 is now the oldest unreplied.
     ct.touch(T0, ids[0], Direction::Reply, 0);
-    let (_, ev) = ct.insert(T0, new_flow(10, proto::UDP, 0)).unwrap();
+    let (_, ev) = add(&mut ct, T0, new_flow(10, proto::UDP, 0)).unwrap();
     assert_eq!(ev.unwrap().orig, key(1, proto::UDP));
-    let (_, ev) = ct.insert(T0, new_flow(11, proto::UDP, 0)).unwrap();
+    let (_, ev) = add(&mut ct, T0, new_flow(11, proto::UDP, 0)).unwrap();
     assert_eq!(ev.unwrap().orig, key(2, proto::UDP));
     assert!(ct.lookup(T0, &key(0, proto::UDP)).is_some());
     assert_eq!(ct.stats().evicted, 2);
@@ -125,10 +133,10 @@ fn full_table_evicts_oldest_unreplied_first() {
 fn full_table_of_answered_flows_refuses() {
     let mut ct = table(3);
     for n in 0..3 {
-        let (id, _) = ct.insert(T0, new_flow(n, proto::UDP, 0)).unwrap();
+        let (id, _) = add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap();
         ct.touch(T0, id, Direction::Reply, 0);
     }
-    assert_eq!(ct.insert(T0, new_flow(9, proto::UDP, 0)).unwrap_err(), DropReason::ConntrackFull);
+    assert_eq!(add(&mut ct, T0, new_flow(9, proto::UDP, 0)).unwrap_err(), DropReason::ConntrackFull);
     assert_eq!(ct.stats().refused, 1);
     for n in 0..3 {
         assert!(ct.lookup(T0, &key(n, proto::UDP)).is_some(), "an answered flow was lost");
@@ -139,14 +147,14 @@ fn full_table_of_answered_flows_refuses() {
 fn remove_frees_slot_and_both_keys() {
     let mut ct = table(2);
     let nf = new_flow(1, proto::TCP, SYN);
-    let (id, _) = ct.insert(T0, nf).unwrap();
+    let (id, _) = add(&mut ct, T0, nf).unwrap();
     let gone = ct.remove(id);
     assert_eq!(gone.orig, nf.orig);
     assert_eq!(ct.lookup(T0, &nf.orig), None);
     assert_eq!(ct.lookup(T0, &nf.reply), None);
     assert!(ct.is_empty());
-    ct.insert(T0, new_flow(2, proto::TCP, SYN)).unwrap();
-    ct.insert(T0, new_flow(3, proto::TCP, SYN)).unwrap();
+    add(&mut ct, T0, new_flow(2, proto::TCP, SYN)).unwrap();
+    add(&mut ct, T0, new_flow(3, proto::TCP, SYN)).unwrap();
     assert_eq!(ct.len(), 2);
 }
 
@@ -156,7 +164,7 @@ fn drain_where_removes_only_matching_flows() {
     for n in 0..6 {
         let mut nf = new_flow(n, proto::UDP, 0);
         nf.uplink = Some(UplinkId((n % 2) as u8));
-        ct.insert(T0, nf).unwrap();
+        add(&mut ct, T0, nf).unwrap();
     }
     let mut drained = 0;
     ct.drain_where(|f| f.uplink == Some(UplinkId(1)), |_| drained += 1);
@@ -180,7 +188,7 @@ fn churn_keeps_index_and_slab_consistent() {
         match x % 5 {
             0 | 1 => {
                 let nf = new_flow(n, proto::UDP, 0);
-                if let Ok((id, ev)) = ct.insert(now, nf) {
+                if let Ok((id, ev)) = add(&mut ct, now, nf) {
                     if let Some(ev) = ev {
                         live.retain(|l| l.1 != ev.orig);
                     }
@@ -219,7 +227,7 @@ fn split_lookup_agrees_with_lookup() {
     let mut keys = Vec::new();
     for n in 0..400 {
         let nf = new_flow(n, if n % 3 == 0 { proto::UDP } else { proto::TCP }, SYN);
-        let (id, _) = ct.insert(T0, nf).unwrap();
+        let (id, _) = add(&mut ct, T0, nf).unwrap();
         if n % 7 == 0 {
             ct.remove(id);
         } else if n % 5 == 0 {
@@ -236,5 +244,139 @@ fn split_lookup_agrees_with_lookup() {
             let h = ct.hash(k);
             assert_eq!(ct.confirm(now, k, h, ct.candidate(h)), ct.lookup(now, k), "{k:?} at {now:?}");
         }
+    }
+}
+
+/// An IPv6 flow through NPTv6: the source prefix is rewritten, the reply comes back to the translated address.
+fn new_flow6(n: u16) -> NewFlow {
+    let host = |prefix: u16, last: u16| {
+        let mut a = [0u8; 16];
+        a[0..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        a[4..6].copy_from_slice(&prefix.to_be_bytes());
+        a[14..16].copy_from_slice(&last.to_be_bytes());
+        FlowAddr::v6(a)
+    };
+    let orig = FlowKey { src: host(1, n), dst: host(9, 1), sport: 5000 + n, dport: 443, proto: proto::TCP, zone: 0 };
+    let reply = FlowKey { src: orig.dst, dst: host(2, n), sport: 443, dport: orig.sport, proto: proto::TCP, zone: 1 };
+    NewFlow { orig, reply, ..new_flow(u32::from(n), proto::TCP, SYN) }
+}
+
+#[test]
+fn slot_stays_compact() {
+    // The bytes-per-flow budget (conntrack + NAT at most 128 per flow) rests on this.
+    const { assert!(SLOT_BYTES <= 72, "conntrack slot grew past 72 bytes") };
+}
+
+#[test]
+fn ipv6_flow_takes_two_slots_and_keeps_its_keys() {
+    let mut ct = table(4);
+    let nf = new_flow6(1);
+    let id = ct.insert(T0, nf, |_| panic!("nothing to evict")).unwrap();
+    assert_eq!(ct.lookup(T0, &nf.orig), Some((id, Direction::Original)));
+    assert_eq!(ct.lookup(T0, &nf.reply), Some((id, Direction::Reply)));
+    assert_eq!(ct.lookup(T0, &nf.orig.reversed()), None);
+    let f = ct.get(id);
+    assert_eq!((f.orig, f.reply), (nf.orig, nf.reply));
+    assert!(f.translated);
+    assert_eq!(ct.iter().count(), 1, "the address slot is not a flow");
+    // Two slots left: one more IPv6 flow fits, then the oldest unreplied one makes room.
+    let (_, ev) = add(&mut ct, T0, new_flow(7, proto::UDP, 0)).unwrap();
+    assert!(ev.is_none());
+    let (_, ev) = add(&mut ct, T0, new_flow(8, proto::UDP, 0)).unwrap();
+    assert!(ev.is_none());
+    let mut gone = Vec::new();
+    ct.insert(T0, new_flow(9, proto::UDP, 0), |f| gone.push(f.orig)).unwrap();
+    assert_eq!(gone, [nf.orig], "evicting the IPv6 flow frees both its slots");
+    assert_eq!(ct.len(), 3);
+    assert_eq!(ct.lookup(T0, &nf.reply), None);
+}
+
+#[test]
+fn ipv6_flow_evicts_two_ipv4_flows_or_is_refused() {
+    let mut ct = table(3);
+    let ids: Vec<_> = (0..3).map(|n| add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
+    ct.touch(T0, ids[1], Direction::Reply, 0);
+    let mut gone = Vec::new();
+    let id = ct.insert(T0, new_flow6(1), |f| gone.push(f.orig)).unwrap();
+    assert_eq!(gone, [key(0, proto::UDP), key(2, proto::UDP)], "the two unreplied flows, oldest first");
+    assert_eq!(ct.stats().evicted, 2);
+    ct.touch(T0, id, Direction::Reply, SYN | ACK);
+    // Everything answered now: a new IPv6 flow finds nothing to evict, and nothing is lost trying.
+    assert_eq!(ct.insert(T0, new_flow6(2), |_| panic!("evicted an answered flow")), Err(DropReason::ConntrackFull));
+    assert_eq!(ct.stats().refused, 1);
+    assert_eq!(ct.len(), 2);
+    // One unreplied IPv4 flow frees one slot: not enough for an IPv6 flow, so it stays.
+    let mut ct = table(2);
+    add(&mut ct, T0, new_flow(0, proto::UDP, 0)).unwrap();
+    let (a, _) = add(&mut ct, T0, new_flow(1, proto::UDP, 0)).unwrap();
+    ct.touch(T0, a, Direction::Reply, 0);
+    assert_eq!(ct.insert(T0, new_flow6(3), |_| panic!("evicted for nothing")), Err(DropReason::ConntrackFull));
+    assert!(ct.lookup(T0, &key(0, proto::UDP)).is_some());
+}
+
+#[test]
+fn mixed_families_churn_and_hairpin_keys_round_trip() {
+    // A hairpin flow's reply source is not its original destination; IPv4 keys of every shape must come back as
+    // they went in, and IPv6 flows must free their second slot when they go.
+    let mut ct = table(64);
+    let mut live: Vec<(FlowId, NewFlow)> = Vec::new();
+    for n in 0..3000u32 {
+        let mut nf = if n % 3 == 0 { new_flow6(n as u16) } else { new_flow(n, proto::UDP, 0) };
+        if n % 5 == 0 {
+            nf.reply.src = FlowAddr::v4([198, 18, 9, (n % 200) as u8]);
+            nf.reply.sport = 7;
+        }
+        let now = T0 + Duration::from_millis(u64::from(n));
+        let mut evicted = Vec::new();
+        if let Ok(id) = ct.insert(now, nf, |f| evicted.push(f.orig)) {
+            live.retain(|(_, l)| !evicted.contains(&l.orig));
+            live.push((id, nf));
+        }
+        if n % 4 == 0 {
+            let (id, _) = live.swap_remove(live.len() / 2);
+            ct.remove(id);
+        }
+        assert_eq!(ct.len(), live.len());
+        for (id, l) in &live {
+            let f = ct.get(*id);
+            assert_eq!((f.orig, f.reply), (l.orig, l.reply));
+            assert_eq!(ct.lookup(now, &l.reply), Some((*id, Direction::Reply)));
+        }
+    }
+}
+
+#[test]
+fn new_timeouts_apply_at_the_next_packet_and_every_class_has_its_own() {
+    let mut ct = table(16);
+    let t = Timeouts {
+        tcp_established: Duration::from_secs(1001),
+        tcp_transitory: Duration::from_secs(1002),
+        tcp_syn_sent: Duration::from_secs(1003),
+        tcp_time_wait: Duration::from_secs(1004),
+        tcp_closed: Duration::from_secs(1005),
+        udp: Duration::from_secs(1006),
+        udp_unreplied: Duration::from_secs(1007),
+        icmp: Duration::from_millis(1008),
+    };
+    let (tcp, _) = add(&mut ct, T0, new_flow(1, proto::TCP, SYN)).unwrap();
+    let (udp, _) = add(&mut ct, T0, new_flow(2, proto::UDP, 0)).unwrap();
+    let (icmp, _) = add(&mut ct, T0, new_flow(3, proto::ICMP, 0)).unwrap();
+    ct.set_timeouts(t);
+    assert_eq!(ct.get(udp).expires, T0 + Duration::from_secs(120), "a flow keeps its expiry until its next packet");
+    let after = |ct: &Conntrack, id| ct.get(id).expires.saturating_since(T0);
+    let steps = [
+        (tcp, Direction::Original, SYN, t.tcp_syn_sent),
+        (tcp, Direction::Reply, SYN | ACK, t.tcp_transitory),
+        (tcp, Direction::Original, ACK, t.tcp_established),
+        (tcp, Direction::Original, FIN | ACK, t.tcp_transitory),
+        (tcp, Direction::Reply, FIN | ACK, t.tcp_time_wait),
+        (tcp, Direction::Original, RST, t.tcp_closed),
+        (udp, Direction::Original, 0, t.udp_unreplied),
+        (udp, Direction::Reply, 0, t.udp),
+        (icmp, Direction::Original, 0, t.icmp),
+    ];
+    for (id, dir, flags, want) in steps {
+        ct.touch(T0, id, dir, flags);
+        assert_eq!(after(&ct, id), want, "{:?} after {dir:?} {flags:#x}", ct.get(id).state);
     }
 }

@@ -39,7 +39,7 @@ impl<N: Nat> Pipeline<N> {
         let flow = self.ct.get(id);
         let (to, deltas, egress, hop) = match dir {
             Direction::Original => {
-                (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, flow))
+                (flow.reply.reversed(), flow.deltas, flow.egress_iface, self.orig_next_hop(now, &flow))
             }
             Direction::Reply => {
                 (flow.orig.reversed(), flow.deltas.negated(), flow.orig_iface, NextHop::Mac(flow.orig_mac))

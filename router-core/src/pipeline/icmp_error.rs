@@ -35,7 +35,7 @@ impl<N: Nat> Pipeline<N> {
         if !self.on_its_side(id, dir, iface) {
             return Verdict::Drop(DropReason::WrongInterface);
         }
-        let flow = *self.ct.get(id);
+        let flow = self.ct.get(id);
         let (quoted_to, outer_to, egress, hop) = match dir {
             // From the far side about a packet we sent out: back to the original sender.
             Direction::Reply => {

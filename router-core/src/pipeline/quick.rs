@@ -57,7 +57,7 @@ impl<N: Nat> Pipeline<N> {
                 (flow.orig_iface, flow.orig_mac)
             }
         };
-        let translation = translation(flow, dir);
+        let translation = translation(&flow, dir);
         self.stats.fast_path += 1;
         self.stats.quick_path += 1;
         let seq_next = match (dir, l4_proto) {

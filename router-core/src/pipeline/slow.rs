@@ -4,7 +4,7 @@
 use super::fast::NextHop;
 use super::quick::translation;
 use super::{Frame, IfaceId, IfaceRole, Pipeline, Verdict};
-use crate::conntrack::{tcp::flags, NewFlow};
+use crate::conntrack::{tcp::flags, Flow, NewFlow};
 use crate::drop::DropReason;
 use crate::fib::RouteAction;
 use crate::flow::{proto, Direction, FlowKey};
@@ -131,9 +131,8 @@ impl<N: Nat> Pipeline<N> {
         let hop = self.uplink_next_hop(now, u, meta.key.is_v4());
         let flow = self.ct.get(id);
         if let (Some(q), NextHop::Mac(mac)) = (quick, hop) {
-            return self.emit_quick(frame, q, meta.key.proto, translation(flow, Direction::Original), mac, egress);
+            return self.emit_quick(frame, q, meta.key.proto, translation(&flow, Direction::Original), mac, egress);
         }
-        let flow = *flow;
         let to = flow.reply.reversed();
         let translate = if flow.translated { Some((&to, flow.deltas)) } else { None };
         self.forward(now, frame, meta, translate, egress, hop)
@@ -211,13 +210,14 @@ impl<N: Nat> Pipeline<N> {
         meta: &PacketMeta,
         new: NewFlow,
     ) -> Result<u32, Verdict> {
-        match self.ct.insert(now, new) {
-            Ok((id, evicted)) => {
-                if let Some(ev) = evicted {
-                    if let Some(eu) = ev.uplink {
-                        self.nat.release(now, &ev.orig, &ev.reply, eu);
-                    }
-                }
+        let nat = &mut self.nat;
+        let release_evicted = |ev: &Flow| {
+            if let Some(eu) = ev.uplink {
+                nat.release(now, &ev.orig, &ev.reply, eu);
+            }
+        };
+        match self.ct.insert(now, new, release_evicted) {
+            Ok(id) => {
                 self.stats.new_flows += 1;
                 Ok(id)
             }
