@@ -238,12 +238,14 @@ impl<N: Nat> Pipeline<N> {
                 h.syns += 1;
             }
         }
-        let hop = self.uplink_next_hop(now, u, key.is_v4());
-        let flow = self.ct.get(id);
-        if let (Opening::Quick(q, _), NextHop::Mac(mac)) = (opening, hop) {
-            return self.emit_quick(frame, q, key.proto, translation(flow, Direction::Original), mac, egress);
+        // A quick frame is IPv4: its next hop is the gateway, whose MAC is usually known (else the general path
+        // resolves it, as `uplink_next_hop` says).
+        if let (Opening::Quick(q, _), Some(mac)) = (opening, self.gateway_macs[u.0 as usize]) {
+            let translation = translation(self.ct.get(id), Direction::Original);
+            return self.emit_quick(frame, q, key.proto, translation, mac, egress);
         }
-        let flow = *flow;
+        let hop = self.uplink_next_hop(now, u, key.is_v4());
+        let flow = *self.ct.get(id);
         let to = flow.reply.reversed();
         let translate = if flow.translated { Some((&to, flow.deltas)) } else { None };
         let meta = opening.meta(frame.bytes());
@@ -356,6 +358,7 @@ impl<N: Nat> Pipeline<N> {
 }
 
 /// The flow a packet arriving on `iface` creates, leaving by `egress`, answered with key `reply`.
+#[inline]
 fn new_flow(
     opening: &Opening<'_>,
     frame: &[u8],
