@@ -7,7 +7,7 @@ use super::{Frame, IfaceId, IfaceRole, Parsed, Pending, Pipeline, Verdict};
 use crate::conntrack::{tcp::flags, NewFlow};
 use crate::drop::DropReason;
 use crate::fib::RouteAction;
-use crate::flow::{proto, Direction, FlowKey};
+use crate::flow::{proto, Direction, FlowAddr, FlowKey};
 use crate::nat::{Binding, Deltas, Nat};
 use crate::policy::PolicyAction;
 use crate::time::Instant;
@@ -122,6 +122,39 @@ impl CreatedInBatch {
     }
 }
 
+/// A filter of the router's own addresses (fixed with its interfaces): the slow path scans the interfaces for a
+/// destination only when its bit is set, which for a new flow to the internet it seldom is.
+#[derive(Clone, Debug)]
+pub(super) struct LocalAddrs {
+    bits: [u64; 4],
+}
+
+impl LocalAddrs {
+    /// The filter of every address of `ifaces`.
+    pub(super) fn new(ifaces: &[super::Interface]) -> Self {
+        let mut bits = [0; 4];
+        for (a, _) in ifaces.iter().flat_map(|i| &i.addrs) {
+            let (w, m) = Self::bit(a);
+            bits[w] |= m;
+        }
+        LocalAddrs { bits }
+    }
+
+    #[inline]
+    fn bit(a: &FlowAddr) -> (usize, u64) {
+        let x = u128::from_ne_bytes(a.0);
+        let i = (((x ^ x >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize;
+        (i / 64, 1 << (i % 64))
+    }
+
+    /// False when `a` is certainly not one of ours.
+    #[inline]
+    fn may_hold(&self, a: &FlowAddr) -> bool {
+        let (w, m) = Self::bit(a);
+        self.bits[w] & m != 0
+    }
+}
+
 impl<N: Nat> Pipeline<N> {
     /// A packet that missed conntrack in the first pass (`p`; its general parse, if it had one, in `metas`).
     ///
@@ -154,7 +187,8 @@ impl<N: Nat> Pipeline<N> {
             }
         }
         let key = *opening.key();
-        if self.local_iface(key.dst).is_some() || matches!(opening, Opening::Full(m) if super::local::is_nd(m)) {
+        let ours = self.local_addrs.may_hold(&key.dst) && self.local_iface(key.dst).is_some();
+        if ours || matches!(opening, Opening::Full(m) if super::local::is_nd(m)) {
             return self.local_ip(now, frame, &opening.meta(frame.bytes()), iface);
         }
         if let IfaceRole::Uplink(_) = self.ifaces[iface as usize].role {
@@ -407,6 +441,17 @@ mod tests {
             proto: proto::TCP,
             zone: 0,
         }
+    }
+
+    #[test]
+    fn the_local_address_filter_holds_every_address_of_the_interfaces() {
+        let ifaces = crate::testkit::lab_config().interfaces;
+        let f = LocalAddrs::new(&ifaces);
+        let ours: Vec<FlowAddr> = ifaces.iter().flat_map(|i| i.addrs.iter().map(|&(a, _)| a)).collect();
+        assert!(ours.len() >= 4);
+        assert!(ours.iter().all(|a| f.may_hold(a)));
+        let others = (0..1000u32).filter(|n| f.may_hold(&FlowAddr::v4((0x0a00_0000 + n * 977).to_be_bytes()))).count();
+        assert!(others < 150, "{others} of 1000 other addresses pass");
     }
 
     #[test]
