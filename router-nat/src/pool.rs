@@ -272,6 +272,7 @@ impl PortPool {
         self.allocate_word(internal.port, word)
     }
 
+    #[inline]
     fn allocate_word(&mut self, internal_port: u16, word: u64) -> Result<(u16, Choice), DropReason> {
         if self.free() == 0 {
             return Err(DropReason::NatPoolExhausted);
@@ -301,6 +302,7 @@ impl PortPool {
     /// The mapping of `internal` for one more flow: its existing mapping (RFC 4787 REQ-1) with `None`, else a new
     /// one, if `admit` agrees, with how its port was chosen and what `admit` returned (for the caller to account
     /// the new mapping once it exists). One hash of the socket serves both.
+    #[inline]
     pub fn acquire<T>(
         &mut self,
         internal: &Internal,
