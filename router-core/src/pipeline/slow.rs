@@ -160,7 +160,8 @@ impl<N: Nat> Pipeline<N> {
     ///
     /// `created`: whether earlier packets of this batch created flows (one of them may be this packet's). A frame
     /// that passed the quick checks leaves through [`Self::emit_quick`] once its flow exists and its next hop is
-    /// known.
+    /// known. Kept out of line: inlined, its body would crowd the fast pass's loop in [`Self::process`].
+    #[inline(never)]
     pub(super) fn slow_path(
         &mut self,
         now: Instant,
@@ -178,12 +179,12 @@ impl<N: Nat> Pipeline<N> {
             self.created_in_batch.clear();
         } else if self.created_in_batch.may_hold(&p.key) {
             if let Some((id, dir)) = self.ct.lookup_hashed(now, &p.key, p.hash) {
-                return match opening {
-                    // Checks the interface itself.
-                    Opening::Quick(q, _) => self.fast_path_quick(now, frame, p, q, id, dir),
-                    _ if !self.on_its_side(id, dir, iface) => Verdict::Drop(DropReason::WrongInterface),
-                    Opening::Full(meta) => self.fast_path(now, frame, meta, id, dir),
-                };
+                if !self.on_its_side(id, dir, iface) {
+                    return Verdict::Drop(DropReason::WrongInterface);
+                }
+                // The general fast path, also for a quick frame: rare here, and `fast_path_quick` stays inlined in
+                // its one caller, the batch's fast pass.
+                return self.fast_path(now, frame, &opening.meta(frame.bytes()), id, dir);
             }
         }
         let key = *opening.key();
@@ -249,6 +250,7 @@ impl<N: Nat> Pipeline<N> {
     }
 
     /// Tracks and forwards a new flow leaving by uplink `u` with its NAT binding.
+    #[inline(always)]
     fn new_uplink_flow(
         &mut self,
         now: Instant,
