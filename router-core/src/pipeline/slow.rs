@@ -61,7 +61,11 @@ impl Opening<'_> {
         match self {
             Opening::Full(m) => m.src_mac,
             // The quick checks held the Ethernet header.
-            Opening::Quick(..) => core::array::from_fn(|i| frame[6 + i]),
+            Opening::Quick(..) => {
+                let mut mac = [0; 6];
+                mac.copy_from_slice(&frame[6..12]);
+                mac
+            }
         }
     }
 
