@@ -47,24 +47,28 @@ impl Rng {
 
 /// A seeded hash of a few words packed in a `u64`, for the NAT's small keys (an IPv4 host, a socket).
 ///
-/// One folded 64×64→128 multiply (as ahash's and foldhash's fallbacks do per word): a key that fits one word
-/// needs no more, where a general-purpose `Hasher` spends several rounds and a finish on it.
+/// Two folded 64×64→128 multiplies (as ahash's and foldhash's fallbacks use): a key that fits one word needs no
+/// more, where a general-purpose `Hasher` spends several rounds and a finish on it. One multiply is not enough:
+/// its low bits move linearly with a key's middle bits, so the hosts of one LAN (keys differing in one octet)
+/// could share a handful of buckets (`hosts_of_one_lan_spread_over_the_index`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WordHasher {
-    k0: u64,
-    k1: u64,
+    k: [u64; 4],
 }
 
 impl WordHasher {
     pub(crate) fn new(seed: u64) -> Self {
         let mut r = Rng::new(seed ^ 0x243f_6a88_85a3_08d3);
-        WordHasher { k0: r.next_u64(), k1: r.next_u64() | 1 }
+        WordHasher { k: [r.next_u64(), r.next_u64() | 1, r.next_u64(), r.next_u64() | 1] }
     }
 
     #[inline]
     pub(crate) fn hash(self, word: u64) -> u64 {
-        let m = u128::from(word ^ self.k0) * u128::from(self.k1);
-        (m as u64) ^ ((m >> 64) as u64)
+        let fold = |a: u64, b: u64| {
+            let m = u128::from(a) * u128::from(b);
+            (m as u64) ^ ((m >> 64) as u64)
+        };
+        fold(fold(word ^ self.k[0], self.k[1]) ^ self.k[2], self.k[3])
     }
 }
 
@@ -268,6 +272,7 @@ impl PortPool {
         self.allocate_word(internal.port, word)
     }
 
+    #[inline]
     fn allocate_word(&mut self, internal_port: u16, word: u64) -> Result<(u16, Choice), DropReason> {
         if self.free() == 0 {
             return Err(DropReason::NatPoolExhausted);
@@ -297,6 +302,7 @@ impl PortPool {
     /// The mapping of `internal` for one more flow: its existing mapping (RFC 4787 REQ-1) with `None`, else a new
     /// one, if `admit` agrees, with how its port was chosen and what `admit` returned (for the caller to account
     /// the new mapping once it exists). One hash of the socket serves both.
+    #[inline]
     pub fn acquire<T>(
         &mut self,
         internal: &Internal,
@@ -437,6 +443,18 @@ mod tests {
         p.allocate(sock(1, 1)).unwrap();
         assert!(p.release(Instant::ZERO, &sock(1, 1), 5000));
         assert_eq!(p.free(), 1);
+    }
+
+    #[test]
+    fn hosts_of_one_lan_spread_over_the_index() {
+        // The keys of one /24 differ in 8 bits only; a hash whose bucket bits follow those 8 bits linearly piles
+        // them into a few groups, and every probe of that table walks past its neighbours.
+        for seed in 0..64u64 {
+            let h = WordHasher::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let buckets: std::collections::HashSet<u64> =
+                (2..255u64).map(|x| h.hash(u64::from(u32::from_be_bytes([198, 18, 1, x as u8])) << 8) & 2047).collect();
+            assert!(buckets.len() >= 200, "seed {seed}: 253 hosts in {} of 2048 buckets", buckets.len());
+        }
     }
 
     #[test]

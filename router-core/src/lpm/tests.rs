@@ -129,7 +129,7 @@ fn v4_values_are_stored_once() {
     let t = Lpm4::build((0..1000u32).map(|i| ((i << 8).to_be_bytes(), 24, i % 3))).unwrap();
     assert_eq!(t.len(), 1000);
     assert_eq!(t.lookup((999u32 << 8).to_be_bytes()), Some(0));
-    assert_eq!(t.memory_bytes(), core::mem::size_of::<Lpm4<u32>>() + (64 << 20) + 3 * 4);
+    assert_eq!(t.memory_bytes(), core::mem::size_of::<Lpm4<u32>>() + (64 << 20) + (256 << 10) + 3 * 4);
 }
 
 // ---- IPv6 ----
@@ -392,4 +392,19 @@ fn dense_tables_match_naive() {
             }
         }
     }
+}
+
+#[test]
+fn v4_prefixes_around_a_sixteen_answer_at_its_edges() {
+    // A /15 (two whole /16s, answered by the summary), a /17 (half a /16: the summary defers to the /24 level) and
+    // a /24 inside the second half, over a default route.
+    let t = table4(&[("0.0.0.0", 0, 0), ("172.16.0.0", 15, 1), ("172.18.0.0", 17, 2), ("172.18.200.0", 24, 3)]);
+    assert_eq!(t.lookup(v4("172.15.255.255")), Some(0));
+    assert_eq!(t.lookup(v4("172.16.0.0")), Some(1));
+    assert_eq!(t.lookup(v4("172.17.255.255")), Some(1));
+    assert_eq!(t.lookup(v4("172.18.0.0")), Some(2));
+    assert_eq!(t.lookup(v4("172.18.127.255")), Some(2));
+    assert_eq!(t.lookup(v4("172.18.128.0")), Some(0));
+    assert_eq!(t.lookup(v4("172.18.200.7")), Some(3));
+    assert_eq!(t.lookup(v4("172.19.0.0")), Some(0));
 }

@@ -366,6 +366,8 @@ pub struct Pipeline<N: Nat> {
     pending: Vec<Pending>,
     metas: Vec<PacketMeta>,
     misses: Vec<u16>,
+    created_in_batch: slow::CreatedInBatch,
+    local_addrs: slow::LocalAddrs,
     quick_path: bool,
     gateways_checked: Instant,
     expire_budget: u32,
@@ -424,6 +426,8 @@ impl<N: Nat> Pipeline<N> {
             pending: Vec::with_capacity(256),
             metas: Vec::with_capacity(256),
             misses: Vec::with_capacity(256),
+            created_in_batch: slow::CreatedInBatch::default(),
+            local_addrs: slow::LocalAddrs::new(&cfg.interfaces),
             quick_path: true,
             gateways_checked: Instant::ZERO,
             expire_budget: cfg.expire_budget,
@@ -483,12 +487,8 @@ impl<N: Nat> Pipeline<N> {
         for k in 0..self.misses.len() {
             let p = &pending[self.misses[k] as usize];
             let frame = &mut frames[p.index as usize];
-            let (meta, quick) = match &p.parsed {
-                Parsed::Quick(q) => (q.to_meta(frame.bytes(), p.key), Some(q)),
-                Parsed::Full(m) => (metas[*m as usize], None),
-            };
             let created = self.stats.new_flows != flows_before;
-            verdicts[p.index as usize] = self.slow_path(now, frame, &meta, p.iface, quick, created);
+            verdicts[p.index as usize] = self.slow_path(now, frame, p, &metas, created);
         }
         self.pending = pending;
         self.metas = metas;

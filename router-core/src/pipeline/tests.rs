@@ -329,3 +329,45 @@ fn quick_interface_lookup_agrees_with_the_general_one() {
         }
     }
 }
+
+/// Processes `batch` (ingress port, frame) as one batch and returns the verdicts.
+fn process_batch<N: Nat>(p: &mut Pipeline<N>, now: Instant, batch: &[(PortId, Vec<u8>)]) -> Vec<Verdict> {
+    let mut bufs: Vec<Vec<u8>> = batch
+        .iter()
+        .map(|(_, f)| {
+            let mut b = vec![0u8; HEADROOM];
+            b.extend_from_slice(f);
+            b
+        })
+        .collect();
+    let mut frames: Vec<Frame<'_>> = bufs
+        .iter_mut()
+        .zip(batch)
+        .map(|(b, (port, _))| Frame { len: b.len() - HEADROOM, buf: b, head: HEADROOM, ingress: *port })
+        .collect();
+    let mut verdicts = vec![Verdict::Consumed; batch.len()];
+    p.process(now, &mut frames, &mut verdicts);
+    verdicts
+}
+
+#[test]
+fn answers_and_repeats_of_flows_created_earlier_in_the_batch_find_them() {
+    let mut p = router();
+    // LAN to LAN, so that the answers come back through this router: a UDP exchange (quick parse) and an echo
+    // (general parse), each answered within the batch, among 60 new flows to the internet and their repeats.
+    let mut batch =
+        vec![(LAN1, V4::from_host1(HOST2).udp(5555, 53, b"q")), (LAN1, V4::from_host1(HOST2).echo_request(7, 1))];
+    for i in 0..60u16 {
+        batch.push((LAN1, V4::from_host1(INET).udp(10_000 + i, 53, b"q")));
+    }
+    batch.push((LAN2, V4::from_host2(HOST1).udp(53, 5555, b"a")));
+    batch.push((LAN2, V4::from_host2(HOST1).echo_reply(7, 1)));
+    for i in 0..60u16 {
+        batch.push((LAN1, V4::from_host1(INET).udp(10_000 + i, 53, b"again")));
+    }
+    let v = process_batch(&mut p, T0, &batch);
+    assert_eq!(p.stats().new_flows, 62, "{:?}", p.stats().drops);
+    assert_eq!((v[62], v[63]), (Verdict::Forward(LAN1), Verdict::Forward(LAN1)), "answers go back to host 1");
+    assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
+    assert_eq!(p.conntrack().len(), 62);
+}

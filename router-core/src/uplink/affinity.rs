@@ -142,20 +142,25 @@ impl AffinityTable {
 
     /// Adds `k` (which has no entry; `hash` is [`hash`](Self::hash) of it), evicting one entry if the table is
     /// full. A table of capacity 0 remembers nothing.
+    #[inline]
     pub(crate) fn insert(&mut self, now: Instant, hash: u64, k: AffinityKey, uplink: UplinkId, until: Instant) {
         let new = Affinity { key: k, uplink, referenced: false, until };
-        let hasher = self.hasher;
-        let rehash = |entries: &[Affinity], i: u32| hasher.hash(&entries[i as usize].key);
         if self.entries.len() < self.capacity {
             let pos = self.entries.len() as u32;
             self.entries.push(new);
-            let entries = &self.entries;
-            self.index.insert_unique(hash, pos, |&i| rehash(entries, i));
+            let (entries, hasher) = (&self.entries, self.hasher);
+            self.index.insert_unique(hash, pos, |&i| hasher.hash(&entries[i as usize].key));
             return;
         }
-        if self.capacity == 0 {
-            return;
+        if self.capacity > 0 {
+            self.replace(now, hash, new);
         }
+    }
+
+    /// [`insert`](Self::insert) into a full table: the new entry takes the place of the hand's victim.
+    fn replace(&mut self, now: Instant, hash: u64, new: Affinity) {
+        let hasher = self.hasher;
+        let rehash = |entries: &[Affinity], i: u32| hasher.hash(&entries[i as usize].key);
         let victim = self.victim(now);
         let old = self.entries[victim].key;
         let old_hash = self.hash(&old);

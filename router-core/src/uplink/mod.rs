@@ -238,6 +238,7 @@ impl Selector {
 
     /// Binds `k` (found at `pos`, hashed to `hash`) to `u` until `until`; a new entry may evict the least
     /// recently used one of a full table (see [`affinity`]).
+    #[inline]
     fn remember(&mut self, now: Instant, hash: u64, pos: Option<usize>, k: AffinityKey, u: UplinkId, until: Instant) {
         match pos {
             Some(p) => self.affinity.refresh(p, u, until),
@@ -284,7 +285,8 @@ impl Selector {
         eligible: &impl Fn(&&Candidate) -> bool,
         total: u64,
     ) -> UplinkId {
-        let mut r = self.next_random() % total;
+        // The high word of random × total: uniform enough in 0..total, without a 64-bit division.
+        let mut r = ((u128::from(self.next_random()) * u128::from(total)) >> 64) as u64;
         let mut last = cands[0].uplink;
         for c in cands.iter().filter(eligible) {
             last = c.uplink;
