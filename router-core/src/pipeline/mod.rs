@@ -467,7 +467,6 @@ impl<N: Nat> Pipeline<N> {
         for p in pending.iter_mut() {
             p.found = self.ct.confirm(now, &p.key, p.hash, p.candidate);
         }
-        self.warm_flows(&pending);
         for (k, p) in pending.iter().enumerate() {
             let (i, frame) = (p.index as usize, &mut frames[p.index as usize]);
             verdicts[i] = match (p.found, p.parsed) {
@@ -496,23 +495,6 @@ impl<N: Nat> Pipeline<N> {
             self.account(*v);
         }
         self.housekeeping(now);
-    }
-
-    /// Reads the fields the fast path needs at the far end of every hit's flow slot, back to back, before any
-    /// packet is forwarded: a prefetch by load (router-core has no unsafe prefetch instruction). A slot spans two
-    /// or three cache lines and the confirming lookup reads only the key's; left to the fast path, the miss on the
-    /// rest of each slot waited behind the previous packet's work. With 1M flows this pass took a third off the
-    /// time per packet (interleaved runs of the profile example, BENCHMARKS.md).
-    #[inline]
-    fn warm_flows(&self, pending: &[Pending]) {
-        let mut sink = 0u8;
-        for p in pending {
-            if let Some((id, _)) = p.found {
-                let f = self.ct.get(id);
-                sink ^= f.orig_mac[5] ^ f.deltas.l4 as u8 ^ f.egress_iface as u8;
-            }
-        }
-        core::hint::black_box(sink);
     }
 
     /// First pass, for the common frame: if `frame` passes the quick checks and is addressed to the interface it
