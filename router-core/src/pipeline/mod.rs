@@ -441,10 +441,10 @@ impl<N: Nat> Pipeline<N> {
     /// and `len` moved within the buffer).
     ///
     /// Passes over the batch: parse and answer local traffic; hash every flow key; read every key's index
-    /// entry; confirm each against its flow slot; read the rest of each hit's slot; run the fast path on the hits;
-    /// run the slow path on the misses. The lookups run back to back, in three parts, so that their cache misses
-    /// (index, flow slot's key, rest of the slot) overlap across frames instead of each waiting behind a whole
-    /// packet's work: with a table larger than the caches that waiting was most of the per-packet cost.
+    /// entry; confirm each against its flow slot; run the fast path on the hits; run the slow path on the misses.
+    /// The lookups run back to back, in two parts, so that their cache misses (index, flow slot) overlap across
+    /// frames instead of each waiting behind a whole packet's work: with a table larger than the caches that
+    /// waiting was most of the per-packet cost.
     pub fn process(&mut self, now: Instant, frames: &mut [Frame<'_>], verdicts: &mut [Verdict]) {
         debug_assert_eq!(frames.len(), verdicts.len());
         self.misses.clear();
