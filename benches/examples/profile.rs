@@ -9,8 +9,8 @@ use std::hint::black_box;
 use benches::lab::{self, Batch, FlowSpec, Picker, Templates, Uplinks, WarmRouter, BATCH};
 use router_core::testkit::LAN1;
 
-/// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`;
-/// the baseline's map too, so the floor is measured on the same memory).
+/// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`),
+/// as in the criterion benchmarks, so the figures of this example and theirs compare.
 #[global_allocator]
 static ALLOC: router_io::HugePageAlloc = router_io::HugePageAlloc;
 

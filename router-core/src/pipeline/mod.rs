@@ -591,18 +591,17 @@ impl<N: Nat> Pipeline<N> {
     /// Anything else is spoofed, e.g. a WAN host using a LAN host's address and ports to ride its flow.
     #[inline]
     fn on_its_side(&self, id: crate::conntrack::FlowId, dir: crate::flow::Direction, iface: IfaceId) -> bool {
-        let f = self.ct.get(id);
-        match dir {
-            crate::flow::Direction::Original => iface == f.orig_iface,
-            crate::flow::Direction::Reply => iface == f.egress_iface || self.both_uplinks(f.egress_iface, iface),
-        }
+        self.flow_on_its_side(&self.ct.get(id), dir, iface)
     }
 
-    /// True when interfaces `a` and `b` both belong to uplinks.
+    /// [`Self::on_its_side`] for a flow already read.
     #[inline]
-    fn both_uplinks(&self, a: IfaceId, b: IfaceId) -> bool {
+    fn flow_on_its_side(&self, f: &crate::conntrack::Flow, dir: crate::flow::Direction, iface: IfaceId) -> bool {
         let uplink = |i: IfaceId| self.fast_ifaces.get(i as usize).is_some_and(|f| f.uplink);
-        uplink(a) && uplink(b)
+        match dir {
+            crate::flow::Direction::Original => iface == f.orig_iface,
+            crate::flow::Direction::Reply => iface == f.egress_iface || (uplink(f.egress_iface) && uplink(iface)),
+        }
     }
 
     /// The interface a frame belongs to, from its port and VLAN tag.

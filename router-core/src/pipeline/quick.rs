@@ -31,15 +31,14 @@ impl<N: Nat> Pipeline<N> {
     ) -> Verdict {
         let (l4_proto, ingress) = (p.key.proto, p.iface);
         let flow = self.ct.get(id);
-        // A flow's packets come in on its own sides only, anything else is spoofed (the rule of `on_its_side`,
-        // checked on the flow already at hand). Where it goes is decided before anything is written: the same
-        // next hop as `orig_next_hop` (an uplink's gateway, else the host itself on the egress interface), known
-        // MACs only.
+        // A flow's packets come in on its own sides only; anything else is spoofed (see `on_its_side`).
+        if !self.flow_on_its_side(&flow, dir, ingress) {
+            return Verdict::Drop(DropReason::WrongInterface);
+        }
+        // Where it goes, decided before anything is written: the same next hop as `orig_next_hop` (an uplink's
+        // gateway, else the host itself on the egress interface), known MACs only.
         let (egress, mac) = match dir {
             Direction::Original => {
-                if ingress != flow.orig_iface {
-                    return Verdict::Drop(DropReason::WrongInterface);
-                }
                 let mac = match flow.uplink {
                     Some(u) if self.uplinks[u.0 as usize].iface == flow.egress_iface => self.gateway_macs[u.0 as usize],
                     _ => self.neighbors.lookup(now, flow.egress_iface, flow.reply.src),
@@ -50,12 +49,7 @@ impl<N: Nat> Pipeline<N> {
                     None => return self.fast_path(now, frame, &q.to_meta(frame.bytes(), p.key), id, dir),
                 }
             }
-            Direction::Reply => {
-                if ingress != flow.egress_iface && !self.both_uplinks(flow.egress_iface, ingress) {
-                    return Verdict::Drop(DropReason::WrongInterface);
-                }
-                (flow.orig_iface, flow.orig_mac)
-            }
+            Direction::Reply => (flow.orig_iface, flow.orig_mac),
         };
         let translation = translation(&flow, dir);
         self.stats.fast_path += 1;
