@@ -71,6 +71,9 @@ pub enum PlanError {
     /// More uplinks than the dataplane handles.
     #[error("more than {} uplinks", router_core::uplink::MAX_UPLINKS)]
     TooManyUplinks,
+    /// More LANs and uplinks together than the dataplane's interfaces.
+    #[error("more than {} LANs and uplinks together", router_core::conntrack::MAX_IFACES)]
+    TooManyInterfaces,
 }
 
 fn prefix(p: &IpPrefix) -> Prefix {
@@ -101,6 +104,9 @@ fn granularity(g: config::Granularity) -> Granularity {
 pub fn plan(site: &SiteConfig, mac_of: &dyn Fn(&str) -> [u8; 6], seed: u64) -> Result<Plan, PlanError> {
     if site.uplinks.len() > router_core::uplink::MAX_UPLINKS {
         return Err(PlanError::TooManyUplinks);
+    }
+    if site.lans.len() + site.uplinks.len() > router_core::conntrack::MAX_IFACES {
+        return Err(PlanError::TooManyInterfaces);
     }
     // Physical ports become io ports, in config order.
     let mut io_port = vec![0u16; site.ports.len()];
@@ -397,6 +403,20 @@ mod tests {
         assert_eq!(released.generated.len(), 1);
         let (port, frame) = &released.generated[0];
         assert_eq!((*port, &frame[..6]), (3, &gw_mac[..]));
+    }
+
+    #[test]
+    fn more_lans_and_uplinks_than_the_dataplane_stores_are_refused() {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/lab.toml"));
+        let mut site = config::load(path).unwrap();
+        while site.lans.len() + site.uplinks.len() <= router_core::conntrack::MAX_IFACES {
+            let mut lan = site.lans[0].clone();
+            lan.name = format!("lan{}", site.lans.len() + 1);
+            site.lans.push(lan);
+        }
+        let err = plan(&site, &router_core::testkit::lab_mac, 1).unwrap_err();
+        assert!(matches!(err, PlanError::TooManyInterfaces), "{err}");
+        assert_eq!(err.to_string(), "more than 256 LANs and uplinks together");
     }
 
     #[test]

@@ -142,7 +142,10 @@ const WIDE: u8 = 4;
 /// as 16-byte mapped addresses: that halves the slot, and a slot is what every packet of a tracked flow reads.
 /// A flow with an IPv6 address (a "wide" flow) keeps its original source here and its other three addresses in
 /// a second slot of the same slab, so both families share one capacity and one eviction order.
+///
+/// 64 bytes, aligned to 64 (so is a [`Slot`], and the slab): a packet of a tracked flow reads one cache line.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
 struct Entry {
     expires: Instant,
     /// Narrow: original source, original destination, reply source, reply destination. Wide: original source.
@@ -152,12 +155,16 @@ struct Entry {
     deltas: Deltas,
     /// Wide: the slot holding the other three addresses.
     ext: u32,
-    reply_seq_next: u32,
-    /// Unreplied FIFO links.
-    prev: u32,
+    /// Unreplied: the previous flow on the unreplied FIFO. Replied (off the FIFO for good): the flow's
+    /// `reply_seq_next` (0 until a reply segment set it). One field for both keeps the slot at 64 bytes, one
+    /// cache line.
+    prev_or_seq: u32,
+    /// Unreplied: the next flow on the unreplied FIFO.
     next: u32,
-    orig_iface: IfaceId,
-    egress_iface: IfaceId,
+    /// The two interfaces, in a byte each ([`MAX_IFACES`]): with the FIFO link shared with `reply_seq_next`,
+    /// what keeps the slot at one cache line.
+    orig_iface: u8,
+    egress_iface: u8,
     orig_mac: [u8; 6],
     uplink: Option<UplinkId>,
     state: FlowState,
@@ -185,7 +192,7 @@ impl Entry {
     }
 }
 
-/// One place in the slab.
+/// One place in the slab: one cache line, aligned to one (see [`Entry`]).
 #[derive(Clone, Copy, Debug)]
 enum Slot {
     /// Unused; links the free list.
@@ -194,6 +201,17 @@ enum Slot {
     Flow(Entry),
     /// Original destination, reply source and reply destination of the wide flow pointing here.
     Ext([FlowAddr; 3]),
+}
+
+/// Interfaces a flow may come in by or leave by: their ids are stored in a byte. The pipeline refuses a
+/// configuration with more.
+pub const MAX_IFACES: usize = 256;
+
+/// `i` as stored: the pipeline never builds more than [`MAX_IFACES`] interfaces.
+#[inline]
+fn iface_byte(i: IfaceId) -> u8 {
+    debug_assert!(usize::from(i) < MAX_IFACES, "interface {i} beyond MAX_IFACES");
+    i as u8
 }
 
 /// Bytes of one conntrack slot (an IPv4 flow takes one, a flow with IPv6 addresses two).
@@ -266,11 +284,11 @@ fn flow_of(slots: &[Slot], e: &Entry) -> Flow {
         uplink: e.uplink,
         state: e.state,
         replied: e.replied(),
-        orig_iface: e.orig_iface,
+        orig_iface: IfaceId::from(e.orig_iface),
         orig_mac: e.orig_mac,
-        egress_iface: e.egress_iface,
+        egress_iface: IfaceId::from(e.egress_iface),
         translated: e.flags & TRANSLATED != 0,
-        reply_seq_next: e.reply_seq_next,
+        reply_seq_next: if e.replied() { e.prev_or_seq } else { 0 },
     }
 }
 
@@ -485,9 +503,14 @@ impl Conntrack {
     }
 
     /// Records the next sequence number the original sender expects from its peer, seen on a reply segment.
+    /// Only a replied flow has one (a reply segment makes the flow replied first): on another it is ignored.
     #[inline]
     pub fn set_reply_seq_next(&mut self, id: FlowId, seq: u32) {
-        self.entry_mut(id).reply_seq_next = seq;
+        let f = self.entry_mut(id);
+        debug_assert!(f.replied(), "reply_seq_next of a flow without a reply");
+        if f.replied() {
+            f.prev_or_seq = seq;
+        }
     }
 
     /// Records a packet of flow `id` travelling in `dir`: advances TCP state, marks replies, refreshes expiry.
@@ -514,6 +537,8 @@ impl Conntrack {
             unreachable!("touch of a slot without a flow");
         };
         f.flags |= REPLIED;
+        // Off the FIFO for good: its link field now holds `reply_seq_next`, not yet known.
+        f.prev_or_seq = 0;
         refresh(idle, f, now, Direction::Reply, tcp_flags)
     }
 
@@ -557,11 +582,10 @@ impl Conntrack {
             ports: [new.orig.sport, new.orig.dport, new.reply.sport, new.reply.dport],
             deltas: new.deltas,
             ext,
-            reply_seq_next: 0,
-            prev: NIL,
+            prev_or_seq: NIL,
             next: NIL,
-            orig_iface: new.orig_iface,
-            egress_iface: new.egress_iface,
+            orig_iface: iface_byte(new.orig_iface),
+            egress_iface: iface_byte(new.egress_iface),
             orig_mac: new.orig_mac,
             uplink: new.uplink,
             state,
@@ -598,17 +622,27 @@ impl Conntrack {
     pub fn expire(&mut self, now: Instant, budget: u32, mut on_expired: impl FnMut(&Flow)) -> u32 {
         let cap = self.cfg.capacity;
         let mut removed = 0;
-        let mut slot = self.sweep;
-        for _ in 0..budget.min(cap) {
-            if matches!(&self.slots[slot as usize], Slot::Flow(e) if e.expires <= now) {
+        let mut left = budget.min(cap);
+        // In runs up to the end of the slab, so that the visit of a slot is a tag test and, for a flow, a time
+        // comparison: no bounds check and no wrap-around test per slot.
+        while left > 0 {
+            let start = self.sweep;
+            let end = start + left.min(cap - start);
+            let mut at = start;
+            while let Some(i) = self.slots[at as usize..end as usize]
+                .iter()
+                .position(|s| matches!(s, Slot::Flow(e) if e.expires <= now))
+            {
+                let slot = at + i as u32;
                 let gone = self.unlink_and_free(slot);
                 self.stats.expired += 1;
                 on_expired(&gone);
                 removed += 1;
+                at = slot + 1;
             }
-            slot = if slot + 1 == cap { 0 } else { slot + 1 };
+            left -= end - start;
+            self.sweep = if end == cap { 0 } else { end };
         }
-        self.sweep = slot;
         removed
     }
 
@@ -720,7 +754,7 @@ impl Conntrack {
         let tail = self.unreplied_tail;
         {
             let f = self.entry_mut(slot);
-            f.prev = tail;
+            f.prev_or_seq = tail;
             f.next = NIL;
         }
         if tail == NIL {
@@ -734,7 +768,7 @@ impl Conntrack {
     fn unlink_unreplied(&mut self, slot: u32) {
         let (prev, next) = {
             let f = self.entry(slot);
-            (f.prev, f.next)
+            (f.prev_or_seq, f.next)
         };
         if prev == NIL {
             self.unreplied_head = next;
@@ -744,10 +778,10 @@ impl Conntrack {
         if next == NIL {
             self.unreplied_tail = prev;
         } else {
-            self.entry_mut(next).prev = prev;
+            self.entry_mut(next).prev_or_seq = prev;
         }
         let f = self.entry_mut(slot);
-        f.prev = NIL;
+        f.prev_or_seq = NIL;
         f.next = NIL;
     }
 }

@@ -130,6 +130,57 @@ fn full_table_evicts_oldest_unreplied_first() {
 }
 
 #[test]
+fn reply_seq_next_shares_the_fifo_link_without_corrupting_the_fifo() {
+    // Flows 0..4 unreplied, in the FIFO; the middle ones get answered and their link field then holds the
+    // sequence number: the FIFO must still evict 0 and 3, in that order, and the numbers survive.
+    let mut ct = table(5);
+    let ids: Vec<_> = (0..5).map(|n| add(&mut ct, T0, new_flow(n, proto::TCP, SYN)).unwrap().0).collect();
+    assert_eq!(ct.get(ids[1]).reply_seq_next, 0, "unreplied: none yet (the field is a FIFO link)");
+    for (i, seq) in [(1, 0xdead_beef), (2, 7), (4, u32::MAX)] {
+        ct.touch(T0, ids[i], Direction::Reply, SYN | ACK);
+        assert_eq!(ct.get(ids[i]).reply_seq_next, 0, "answered, no sequence number recorded yet");
+        ct.set_reply_seq_next(ids[i], seq);
+    }
+    assert_eq!(
+        [1, 2, 4].map(|i| ct.get(ids[i]).reply_seq_next),
+        [0xdead_beef, 7, u32::MAX],
+        "each flow keeps its own number"
+    );
+    let (_, ev) = add(&mut ct, T0, new_flow(10, proto::TCP, SYN)).unwrap();
+    assert_eq!(ev.unwrap().orig, key(0, proto::TCP));
+    let (_, ev) = add(&mut ct, T0, new_flow(11, proto::TCP, SYN)).unwrap();
+    assert_eq!(ev.unwrap().orig, key(3, proto::TCP));
+    let (_, ev) = add(&mut ct, T0, new_flow(12, proto::TCP, SYN)).unwrap();
+    assert_eq!(ev.unwrap().orig, key(10, proto::TCP), "then the new unreplied ones, oldest first");
+    assert_eq!(ct.get(ids[2]).reply_seq_next, 7, "evictions around it leave an answered flow's number alone");
+    // A removed answered flow's slot, reused by an unreplied one, starts with no number again.
+    let gone = ct.remove(ids[2]);
+    assert_eq!(gone.reply_seq_next, 7);
+    let (id, _) = add(&mut ct, T0, new_flow(13, proto::TCP, SYN)).unwrap();
+    assert_eq!(ct.get(id).reply_seq_next, 0);
+}
+
+#[test]
+fn sweep_wraps_around_the_slab_and_visits_each_slot_once_per_budget() {
+    let mut ct = table(10);
+    let ids: Vec<_> = (0..10).map(|n| add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
+    let later = T0 + Duration::from_secs(121);
+    // Keep flows in slots 0 and 9 alive: the sweep must skip them on every lap.
+    for &i in &[ids[0], ids[9]] {
+        ct.touch(later, i, Direction::Original, 0);
+    }
+    // 7 slots per call over 10 slots: the second call wraps from the end of the slab to its start.
+    let mut seen = Vec::new();
+    assert_eq!(ct.expire(later, 7, |f| seen.push(f.orig)), 6, "slots 1..=6");
+    assert_eq!(ct.expire(later, 7, |f| seen.push(f.orig)), 2, "slots 7, 8, then 9, 0, 1, 2, 3 after the wrap");
+    assert_eq!(seen, (1..9).map(|n| key(n, proto::UDP)).collect::<Vec<_>>());
+    assert_eq!(ct.len(), 2);
+    // A budget above the capacity visits every slot once.
+    assert_eq!(ct.expire(later + Duration::from_secs(400), 1000, |_| {}), 2);
+    assert!(ct.is_empty());
+}
+
+#[test]
 fn full_table_of_answered_flows_refuses() {
     let mut ct = table(3);
     for n in 0..3 {
@@ -264,7 +315,9 @@ fn new_flow6(n: u16) -> NewFlow {
 #[test]
 fn slot_stays_compact() {
     // The bytes-per-flow budget (conntrack + NAT at most 128 per flow) rests on this.
-    const { assert!(SLOT_BYTES <= 72, "conntrack slot grew past 72 bytes") };
+    // One cache line: every packet of a tracked flow reads its slot.
+    const { assert!(SLOT_BYTES <= 64, "conntrack slot grew past 64 bytes") };
+    const { assert!(align_of::<Slot>() == 64, "conntrack slots no longer aligned to cache lines") };
 }
 
 #[test]

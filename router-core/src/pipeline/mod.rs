@@ -232,6 +232,8 @@ pub enum BuildError {
     Fib(LpmError),
     /// More uplinks than [`crate::uplink::MAX_UPLINKS`].
     TooManyUplinks,
+    /// More interfaces than [`crate::conntrack::MAX_IFACES`].
+    TooManyInterfaces,
     /// A reference to an interface, uplink or group that does not exist.
     BadReference(&'static str),
 }
@@ -241,6 +243,9 @@ impl core::fmt::Display for BuildError {
         match self {
             BuildError::Fib(e) => write!(f, "route table: {e}"),
             BuildError::TooManyUplinks => write!(f, "more than {} uplinks", crate::uplink::MAX_UPLINKS),
+            BuildError::TooManyInterfaces => {
+                write!(f, "more than {} interfaces (LANs and uplinks)", crate::conntrack::MAX_IFACES)
+            }
             BuildError::BadReference(what) => write!(f, "dangling reference: {what}"),
         }
     }
@@ -252,6 +257,9 @@ fn check_references(cfg: &PipelineConfig) -> Result<(), BuildError> {
         return Err(BuildError::TooManyUplinks);
     }
     let n_if = cfg.interfaces.len();
+    if n_if > crate::conntrack::MAX_IFACES {
+        return Err(BuildError::TooManyInterfaces);
+    }
     if cfg.uplinks.iter().any(|u| u.iface as usize >= n_if) {
         return Err(BuildError::BadReference("uplink interface"));
     }

@@ -210,6 +210,19 @@ fn bad_references_in_config_are_refused() {
 }
 
 #[test]
+fn more_interfaces_than_conntrack_stores_are_refused() {
+    // Flows keep their interfaces in a byte: 256 interfaces build, 257 are refused with a clear error.
+    let mut cfg = lab_config();
+    let extra = cfg.interfaces[0].clone();
+    cfg.interfaces.resize(crate::conntrack::MAX_IFACES, extra);
+    assert!(Pipeline::new(cfg.clone(), NoNat).is_ok());
+    cfg.interfaces.push(cfg.interfaces[0].clone());
+    let err = Pipeline::new(cfg, NoNat).err().expect("257 interfaces refused");
+    assert_eq!(err, BuildError::TooManyInterfaces);
+    assert_eq!(err.to_string(), "more than 256 interfaces (LANs and uplinks)");
+}
+
+#[test]
 fn unicast_frames_for_another_mac_are_not_routed() {
     let mut p = router();
     let mut c = V4::from_host1(INET);

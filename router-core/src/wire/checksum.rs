@@ -59,9 +59,13 @@ pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], proto: u8, l4_len: u32) ->
 }
 
 /// [`verifies`] for an IPv4 header without options: the same answer, as five fixed 32-bit loads.
+///
+/// The words are added in the machine's byte order, not swapped to big-endian: ones' complement addition
+/// commutes with swapping the bytes of every word (RFC 1071 2(B)), so the sum is the big-endian one with its
+/// two bytes swapped, and all ones either way.
 #[inline]
 pub fn verifies_ipv4_header(h: &[u8; 20]) -> bool {
-    let w = |i: usize| u64::from(u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     let sum = w(0) + w(4) + w(8) + w(12) + w(16);
     let sum = (sum & 0xffff_ffff) + (sum >> 32);
     fold(sum as u32) == 0xffff
