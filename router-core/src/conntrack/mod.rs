@@ -131,6 +131,29 @@ impl Flow {
     }
 }
 
+/// What a packet of an IPv4 flow gets written when the flow is translated: source, destination, source port,
+/// destination port, and the checksum deltas that go with them.
+pub type V4Rewrite = (([u8; 4], [u8; 4], u16, u16), Deltas);
+
+/// What the IPv4 fast path needs of a flow both of whose keys are IPv4, read straight from its slot (see
+/// [`Conntrack::v4_view`]): no keys built.
+#[derive(Clone, Copy, Debug)]
+pub struct V4View {
+    /// Interface the original direction arrived on.
+    pub orig_iface: IfaceId,
+    /// Interface the original direction leaves by.
+    pub egress_iface: IfaceId,
+    /// The uplink carrying the flow, if any.
+    pub uplink: Option<UplinkId>,
+    /// Source MAC of the original direction.
+    pub orig_mac: [u8; 6],
+    /// The reply key's source: where the original direction goes when it does not leave by its uplink's
+    /// gateway.
+    pub reply_src: [u8; 4],
+    /// The rewrite of a packet travelling in the direction asked for, if the flow is translated.
+    pub rewrite: Option<V4Rewrite>,
+}
+
 /// [`Entry::flags`]: a packet went in the reply direction.
 const REPLIED: u8 = 1;
 /// [`Entry::flags`]: addresses or ports are rewritten.
@@ -500,6 +523,32 @@ impl Conntrack {
     #[inline(always)]
     pub fn get(&self, id: FlowId) -> Flow {
         flow_of(&self.slots, self.entry(id))
+    }
+
+    /// [`Conntrack::get`] cut down to what forwarding a packet of flow `id` travelling in `dir` needs, for a flow
+    /// whose addresses are all IPv4 (`None` for one with IPv6 addresses). The rewrite is picked by index, not by
+    /// a branch on the direction.
+    #[inline(always)]
+    pub fn v4_view(&self, id: FlowId, dir: Direction) -> Option<V4View> {
+        let e = self.entry(id);
+        if e.flags & WIDE != 0 {
+            return None;
+        }
+        let a = &e.addrs;
+        let quad = |at: usize| [a[at], a[at + 1], a[at + 2], a[at + 3]];
+        // The original direction takes the reply key reversed (addresses 8..16, ports 2..4), a reply the original
+        // key reversed (addresses 0..8, ports 0..2).
+        let i = usize::from(dir == Direction::Original);
+        let deltas = core::hint::select_unpredictable(i == 1, e.deltas, e.deltas.negated());
+        let rewrite = ((quad(8 * i + 4), quad(8 * i), e.ports[2 * i + 1], e.ports[2 * i]), deltas);
+        Some(V4View {
+            orig_iface: IfaceId::from(e.orig_iface),
+            egress_iface: IfaceId::from(e.egress_iface),
+            uplink: e.uplink,
+            orig_mac: e.orig_mac,
+            reply_src: quad(8),
+            rewrite: (e.flags & TRANSLATED != 0).then_some(rewrite),
+        })
     }
 
     /// Records the next sequence number the original sender expects from its peer, seen on a reply segment.

@@ -321,6 +321,30 @@ fn slot_stays_compact() {
 }
 
 #[test]
+fn v4_view_agrees_with_the_full_flow_in_both_directions() {
+    let mut ct = table(8);
+    let nf = NewFlow { deltas: Deltas { l3: 0x1234, l4: 0xfedc }, ..new_flow(7, proto::TCP, SYN) };
+    let (id, _) = add(&mut ct, T0, nf).unwrap();
+    let f = ct.get(id);
+    let v4 = |a: FlowAddr| a.v4_octets();
+    for (dir, to, deltas) in
+        [(Direction::Original, f.reply.reversed(), f.deltas), (Direction::Reply, f.orig.reversed(), f.deltas.negated())]
+    {
+        let v = ct.v4_view(id, dir).expect("an IPv4 flow");
+        assert_eq!((v.orig_iface, v.egress_iface, v.uplink, v.orig_mac), (1, 3, Some(UplinkId(0)), f.orig_mac));
+        assert_eq!(v.reply_src, v4(f.reply.src));
+        assert_eq!(v.rewrite, Some(((v4(to.src), v4(to.dst), to.sport, to.dport), deltas)), "{dir:?}");
+    }
+    // Routed as it is (no NAT): nothing to rewrite.
+    let plain = new_flow(8, proto::UDP, 0);
+    let (id, _) = add(&mut ct, T0, NewFlow { reply: plain.orig.reversed(), ..plain }).unwrap();
+    assert_eq!(ct.v4_view(id, Direction::Original).unwrap().rewrite, None);
+    // A flow with IPv6 addresses has no IPv4 view.
+    let id = ct.insert(T0, new_flow6(1), |_| panic!("room")).unwrap();
+    assert!(ct.v4_view(id, Direction::Reply).is_none());
+}
+
+#[test]
 fn ipv6_flow_takes_two_slots_and_keeps_its_keys() {
     let mut ct = table(4);
     let nf = new_flow6(1);

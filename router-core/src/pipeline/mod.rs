@@ -605,10 +605,16 @@ impl<N: Nat> Pipeline<N> {
     /// [`Self::on_its_side`] for a flow already read.
     #[inline]
     fn flow_on_its_side(&self, f: &crate::conntrack::Flow, dir: crate::flow::Direction, iface: IfaceId) -> bool {
+        self.sides_hold((f.orig_iface, f.egress_iface), dir, iface)
+    }
+
+    /// [`Self::on_its_side`] for a flow's interfaces `(orig_iface, egress_iface)`.
+    #[inline]
+    fn sides_hold(&self, (orig, egress): (IfaceId, IfaceId), dir: crate::flow::Direction, iface: IfaceId) -> bool {
         let uplink = |i: IfaceId| self.fast_ifaces.get(i as usize).is_some_and(|f| f.uplink);
         match dir {
-            crate::flow::Direction::Original => iface == f.orig_iface,
-            crate::flow::Direction::Reply => iface == f.egress_iface || (uplink(f.egress_iface) && uplink(iface)),
+            crate::flow::Direction::Original => iface == orig,
+            crate::flow::Direction::Reply => iface == egress || (uplink(egress) && uplink(iface)),
         }
     }
 

@@ -9,8 +9,8 @@ use super::fast::tcp_seq_next;
 use super::{Frame, IfaceId, Pending, Pipeline, Verdict};
 use crate::conntrack::{Flow, FlowId};
 use crate::drop::DropReason;
-use crate::flow::{proto, Direction};
-use crate::nat::{Deltas, Nat};
+use crate::flow::{proto, Direction, FlowAddr};
+use crate::nat::Nat;
 use crate::time::Instant;
 use crate::wire::checksum;
 use crate::wire::ethernet::TAG_LEN;
@@ -30,9 +30,12 @@ impl<N: Nat> Pipeline<N> {
         dir: Direction,
     ) -> Verdict {
         let (l4_proto, ingress) = (p.key.proto, p.iface);
-        let flow = self.ct.get(id);
+        // An IPv4 packet's flow has IPv4 addresses both ways (no NAT64 here); anything else takes the general path.
+        let Some(flow) = self.ct.v4_view(id, dir) else {
+            return self.fast_path(now, frame, &q.to_meta(frame.bytes(), p.key), id, dir);
+        };
         // A flow's packets come in on its own sides only; anything else is spoofed (see `on_its_side`).
-        if !self.flow_on_its_side(&flow, dir, ingress) {
+        if !self.sides_hold((flow.orig_iface, flow.egress_iface), dir, ingress) {
             return Verdict::Drop(DropReason::WrongInterface);
         }
         // Where it goes, decided before anything is written: the same next hop as `orig_next_hop` (an uplink's
@@ -41,7 +44,7 @@ impl<N: Nat> Pipeline<N> {
             Direction::Original => {
                 let mac = match flow.uplink {
                     Some(u) if self.uplinks[u.0 as usize].iface == flow.egress_iface => self.gateway_macs[u.0 as usize],
-                    _ => self.neighbors.lookup(now, flow.egress_iface, flow.reply.src),
+                    _ => self.neighbors.lookup(now, flow.egress_iface, FlowAddr::v4(flow.reply_src)),
                 };
                 match mac {
                     Some(mac) => (flow.egress_iface, mac),
@@ -51,7 +54,7 @@ impl<N: Nat> Pipeline<N> {
             }
             Direction::Reply => (flow.orig_iface, flow.orig_mac),
         };
-        let translation = translation(&flow, dir);
+        let translation = flow.rewrite;
         self.stats.fast_path += 1;
         self.stats.quick_path += 1;
         let seq_next = match (dir, l4_proto) {
@@ -119,7 +122,7 @@ impl<N: Nat> Pipeline<N> {
 }
 
 /// The addresses and ports a translated packet gets, as (src, dst, sport, dport), and the checksum deltas.
-pub(super) type Translation = (([u8; 4], [u8; 4], u16, u16), Deltas);
+pub(super) type Translation = crate::conntrack::V4Rewrite;
 
 /// What a packet of `flow` travelling in `dir` is rewritten to, if the flow is translated.
 #[inline]
