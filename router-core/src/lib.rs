@@ -12,6 +12,7 @@ pub mod fib;
 pub mod flow;
 pub mod health;
 pub mod lpm;
+mod mix;
 pub mod nat;
 pub mod neighbor;
 pub mod pipeline;

@@ -7,11 +7,11 @@
 //! has been answered the new one is refused. Expiry is incremental: [`Conntrack::expire`] visits a bounded
 //! number of slots per call, and a lookup that hits an expired flow treats it as gone.
 
+mod hash;
 pub mod tcp;
 
 use core::time::Duration;
 
-use ahash::RandomState;
 use hashbrown::HashTable;
 
 use crate::drop::DropReason;
@@ -391,7 +391,7 @@ pub struct Conntrack {
     free_head: u32,
     free_len: u32,
     index: HashTable<u32>,
-    hasher: RandomState,
+    hasher: hash::FlowHasher,
     unreplied_head: u32,
     unreplied_tail: u32,
     sweep: u32,
@@ -416,13 +416,12 @@ impl Conntrack {
     /// with IPv6 addresses two.
     pub fn new(cfg: ConntrackConfig) -> Self {
         let cap = cfg.capacity.clamp(1, i32::MAX as u32 >> 1);
-        let s = cfg.seed;
         Conntrack {
             slots: (0..cap).map(|i| Slot::Free { next: if i + 1 == cap { NIL } else { i + 1 } }).collect(),
             free_head: 0,
             free_len: cap,
             index: HashTable::with_capacity(cap as usize * 2),
-            hasher: RandomState::with_seeds(s, s.rotate_left(17) ^ 0x9e37, s.rotate_left(31) ^ 0x7f4a, !s),
+            hasher: hash::FlowHasher::new(cfg.seed),
             unreplied_head: NIL,
             unreplied_tail: NIL,
             sweep: 0,
@@ -469,7 +468,7 @@ impl Conntrack {
     /// The hash of `key` in this table (for [`Conntrack::lookup_hashed`]).
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
-        self.hasher.hash_one(key)
+        self.hasher.hash(key)
     }
 
     /// Finds the flow a packet with `key` belongs to, and which way it travels. An expired flow is not found.
@@ -647,12 +646,12 @@ impl Conntrack {
         let rehash = |&hd: &u32| {
             let (s, d) = split(hd);
             match &slots[s as usize] {
-                Slot::Flow(e) => hasher.hash_one(key_of(slots, e, d)),
+                Slot::Flow(e) => hasher.hash(&key_of(slots, e, d)),
                 _ => 0,
             }
         };
-        let h_orig = hasher.hash_one(new.orig);
-        let h_reply = hasher.hash_one(new.reply);
+        let h = |k: &FlowKey| if wide { hasher.hash(k) } else { hasher.hash_v4(k) };
+        let (h_orig, h_reply) = (h(&new.orig), h(&new.reply));
         self.index.insert_unique(h_orig, handle(slot, Direction::Original), rehash);
         self.index.insert_unique(h_reply, handle(slot, Direction::Reply), rehash);
         self.len += 1;

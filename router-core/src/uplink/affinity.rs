@@ -11,6 +11,7 @@ use hashbrown::HashTable;
 
 use super::UplinkId;
 use crate::flow::FlowAddr;
+use crate::mix::{fold_mul, keys};
 use crate::time::Instant;
 
 /// Most entries the hand examines for one insertion into a full table.
@@ -58,15 +59,8 @@ struct KeyHasher([u64; 4]);
 
 impl KeyHasher {
     fn new(seed: u64) -> Self {
-        let mut s = seed ^ 0x6166_6669_6e69_7479;
-        let mut next = || {
-            // SplitMix64: four independent-looking keys from one seed.
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let z = (s ^ (s >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        KeyHasher([next(), next(), next(), next() | 1])
+        let [a, b, c, d] = keys(seed ^ 0x6166_6669_6e69_7479);
+        KeyHasher([a, b, c, d | 1])
     }
 
     #[inline]
@@ -76,12 +70,6 @@ impl KeyHasher {
         let x = fold_mul((a as u64) ^ self.0[0], ((a >> 64) as u64) ^ self.0[1]);
         fold_mul(x ^ rest ^ self.0[2], self.0[3])
     }
-}
-
-#[inline]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let m = u128::from(a) * u128::from(b);
-    (m as u64) ^ ((m >> 64) as u64)
 }
 
 impl AffinityTable {

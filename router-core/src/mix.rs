@@ -1,0 +1,20 @@
+//! The two pieces of the keyed hashes of the flow tables (conntrack, uplink affinity): the folded multiply of
+//! ahash's and foldhash's portable hashers and wyhash, and SplitMix64 to turn one seed into secret keys.
+
+/// The product of `a` and `b`, its two halves XORed: every bit of the result depends on most bits of both.
+#[inline(always)]
+pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// `N` well-mixed words from `seed` (SplitMix64): the secret keys of a hash.
+pub(crate) fn keys<const N: usize>(seed: u64) -> [u64; N] {
+    let mut s = seed;
+    core::array::from_fn(|_| {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = (s ^ (s >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
