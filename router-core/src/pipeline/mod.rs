@@ -499,9 +499,7 @@ impl<N: Nat> Pipeline<N> {
         }
         self.pending = pending;
         self.metas = metas;
-        for v in verdicts.iter() {
-            self.account(*v);
-        }
+        self.account(verdicts);
         self.housekeeping(now);
     }
 
@@ -544,12 +542,18 @@ impl<N: Nat> Pipeline<N> {
         }
     }
 
-    fn account(&mut self, v: Verdict) {
-        match v {
-            Verdict::Forward(_) => self.stats.forwarded += 1,
-            Verdict::Consumed => self.stats.consumed += 1,
-            Verdict::Drop(r) => self.stats.drops.count(r),
+    /// Counts a batch's verdicts (in registers, stored once per batch).
+    fn account(&mut self, verdicts: &[Verdict]) {
+        let (mut forwarded, mut consumed) = (0, 0);
+        for v in verdicts {
+            match *v {
+                Verdict::Forward(_) => forwarded += 1,
+                Verdict::Consumed => consumed += 1,
+                Verdict::Drop(r) => self.stats.drops.count(r),
+            }
         }
+        self.stats.forwarded += forwarded;
+        self.stats.consumed += consumed;
     }
 
     /// First pass: parse, find the interface, answer local traffic. A frame that needs a conntrack lookup is
