@@ -235,3 +235,28 @@ fn rfc6296_ipv6_through_an_nptv6_uplink_both_ways_with_checksums_untouched_yet_v
     assert_eq!(r.key.dst, A::v6(host6));
     assert!(wire::l4_checksum_ok(&back.frame, &r));
 }
+
+#[test]
+fn icmp_that_is_neither_echo_nor_error_never_rides_an_echo_flow() {
+    // Found by the pipeline fuzz target: an ICMP message without an identifier (type 1 here; timestamp and
+    // router advertisement alike) has the flow key of an echo request with identifier 0. It matched that
+    // flow, took its NAT rewrite, and left with the identifier's checksum delta applied to a message that has
+    // no identifier: a corrupt checksum. Such messages start no flow and now belong to none.
+    let mut p = router();
+    let h = V4::from_host1(INET);
+    let (wan, _, req) = through(&mut p, T0, LAN1, &h.echo_request(0, 1));
+    assert_ne!(req.key.sport, 0, "the NAT gave the echo flow another identifier (what made the delta non-zero)");
+    for (t, code) in [(1, 0), (13, 0), (9, 0)] {
+        let f = h.icmp_error((t, code), &[8, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let before = p.stats().drops.get(DropReason::IcmpUnsupportedType);
+        assert_eq!(run(&mut p, T0, LAN1, &f).verdict, Verdict::Drop(DropReason::IcmpUnsupportedType), "type {t}");
+        assert_eq!(p.stats().drops.get(DropReason::IcmpUnsupportedType), before + 1, "counted");
+    }
+    // Nor from the other side towards the flow's external address (that address is ours: not forwarded).
+    let f = isp_of(wan)(INET, req.key.src.v4_octets()).icmp_error((1, 0), &[0; 8]);
+    assert!(matches!(run(&mut p, T0, wan, &f).verdict, Verdict::Drop(_)));
+    // The echo flow itself is untouched.
+    let s = isp_of(wan)(INET, req.key.src.v4_octets());
+    let (lan, _, rep) = through(&mut p, T0, wan, &s.echo_reply(req.key.sport, 1));
+    assert_eq!((lan, rep.key.dport), (LAN1, 0));
+}

@@ -583,6 +583,14 @@ impl<N: Nat> Pipeline<N> {
         if meta.fragment == crate::wire::Fragment::Later {
             return Some(Verdict::Drop(DropReason::Fragment));
         }
+        // ICMP other than echo is for us (ND, an echo to our address is not this) or is not forwarded: no lookup.
+        if local::is_icmp_without_flow(&meta) {
+            return Some(if self.is_ours(meta.key.dst) || local::is_nd(&meta) {
+                self.local_ip(now, frame, &meta, iface)
+            } else {
+                Verdict::Drop(DropReason::IcmpUnsupportedType)
+            });
+        }
         let parsed = Parsed::Full(self.metas.len() as u32);
         self.metas.push(meta);
         self.pending.push(Pending {

@@ -192,7 +192,7 @@ impl<N: Nat> Pipeline<N> {
             }
         }
         let key = *opening.key();
-        let ours = self.local_addrs.may_hold(&key.dst) && self.local_iface(key.dst).is_some();
+        let ours = self.is_ours(key.dst);
         if ours || matches!(opening, Opening::Full(m) if super::local::is_nd(m)) {
             return self.local_ip(now, frame, &opening.meta(frame.bytes()), iface);
         }
@@ -387,6 +387,12 @@ impl<N: Nat> Pipeline<N> {
                 Err(Verdict::Drop(r))
             }
         }
+    }
+
+    /// True when `a` is one of the router's own addresses.
+    #[inline]
+    pub(super) fn is_ours(&self, a: crate::flow::FlowAddr) -> bool {
+        self.local_addrs.may_hold(&a) && self.local_iface(a).is_some()
     }
 
     /// The LAN interface whose connected network holds `a`.
