@@ -237,7 +237,7 @@ fn rfc6296_ipv6_through_an_nptv6_uplink_both_ways_with_checksums_untouched_yet_v
 }
 
 #[test]
-fn icmp_that_is_neither_echo_nor_error_never_rides_an_echo_flow() {
+fn icmp_rides_an_echo_flow_only_as_its_request_out_and_its_reply_back() {
     // Found by the pipeline fuzz target: an ICMP message without an identifier (type 1 here; timestamp and
     // router advertisement alike) has the flow key of an echo request with identifier 0. It matched that
     // flow, took its NAT rewrite, and left with the identifier's checksum delta applied to a message that has
@@ -255,6 +255,12 @@ fn icmp_that_is_neither_echo_nor_error_never_rides_an_echo_flow() {
     // Nor from the other side towards the flow's external address (that address is ours: not forwarded).
     let f = isp_of(wan)(INET, req.key.src.v4_octets()).icmp_error((1, 0), &[0; 8]);
     assert!(matches!(run(&mut p, T0, wan, &f).verdict, Verdict::Drop(_)));
+    // Nor an echo reply from the initiator with identifier 0: it has the key of the flow's request direction.
+    assert_eq!(
+        run(&mut p, T0, LAN1, &h.echo_reply(0, 1)).verdict,
+        Verdict::Drop(DropReason::IcmpUnsupportedType),
+        "an echo reply riding the request direction"
+    );
     // The echo flow itself is untouched.
     let s = isp_of(wan)(INET, req.key.src.v4_octets());
     let (lan, _, rep) = through(&mut p, T0, wan, &s.echo_reply(req.key.sport, 1));

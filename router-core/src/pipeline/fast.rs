@@ -29,6 +29,12 @@ impl<N: Nat> Pipeline<N> {
         id: FlowId,
         dir: Direction,
     ) -> Verdict {
+        // An echo flow carries its requests one way and its replies the other. An echo reply from the initiator
+        // with identifier 0 has the key of the flow's request direction, but it would take the identifier's
+        // checksum delta with its identifier left as it is (a corrupt checksum): it belongs to no flow.
+        if meta.icmp.is_some_and(|(t, _)| !super::local::echo_fits(meta.key.proto, t, dir)) {
+            return Verdict::Drop(DropReason::IcmpUnsupportedType);
+        }
         self.stats.fast_path += 1;
         let seq_next = match (dir, meta.key.proto) {
             (Direction::Reply, proto::TCP) => tcp_seq_next(frame.bytes(), meta.l4, meta.end, meta.tcp_flags),

@@ -25,6 +25,17 @@ pub(super) fn is_icmp_without_flow(meta: &PacketMeta) -> bool {
     meta.icmp.is_some_and(|(t, _)| !echo(t))
 }
 
+/// True when an ICMP or ICMPv6 message of type `t` is what an echo flow carries in direction `dir`: a request
+/// in the original direction, a reply in the other.
+#[inline]
+pub(super) fn echo_fits(l4_proto: u8, t: u8, dir: crate::flow::Direction) -> bool {
+    let (request, reply) = match l4_proto {
+        proto::ICMPV6 => (icmpv6::types::ECHO_REQUEST, icmpv6::types::ECHO_REPLY),
+        _ => (icmp::types::ECHO_REQUEST, icmp::types::ECHO_REPLY),
+    };
+    t == if dir == crate::flow::Direction::Original { request } else { reply }
+}
+
 /// True for an ICMPv6 Neighbor Discovery message.
 #[inline]
 pub(super) fn is_nd(meta: &PacketMeta) -> bool {
