@@ -109,8 +109,9 @@ drop_reasons! {
     NatPoolExhausted => "nat_pool_exhausted",
     /// Traffic from a WAN that belongs to no flow.
     UnsolicitedInbound => "unsolicited_inbound",
-    /// A packet of a tracked flow that came in on an interface that direction of the flow never uses: a WAN
-    /// host spoofing a LAN host's address to ride its flow (RFC 3704 ingress filtering).
+    /// A packet of a tracked flow that came in on an interface that direction of the flow never uses (a WAN
+    /// host spoofing a LAN host's address to ride its flow), or a packet for the router from an uplink with a
+    /// source only the inside has (ours, or in a LAN): RFC 3704 ingress filtering.
     WrongInterface => "wrong_interface",
     /// A TCP segment that cannot start a flow (not a SYN) and matches none.
     TcpNoFlow => "tcp_no_flow",

@@ -123,12 +123,18 @@ impl<N: Nat> Pipeline<N> {
         meta: &PacketMeta,
         iface: IfaceId,
     ) -> Verdict {
+        let i = &self.ifaces[iface as usize];
+        // From the outside, a source that is ours or lies in a LAN is spoofed (RFC 3704 ingress filtering):
+        // answering it (an echo reply, a neighbor advertisement) would send a reply to a LAN address out of an
+        // uplink. (Packets of flows have the same rule in `on_its_side`; nothing else from an uplink is forwarded.)
+        if matches!(i.role, IfaceRole::Uplink(_)) && self.inside_source(meta.key.src) {
+            return Verdict::Drop(DropReason::WrongInterface);
+        }
         if is_nd(meta) {
             return self.nd(now, frame, meta, iface);
         }
         // An uplink reaches only its own addresses (strong host model on the outside): answering there for a
         // LAN-side address would show the internet the LAN's addressing, and answer from it.
-        let i = &self.ifaces[iface as usize];
         if matches!(i.role, IfaceRole::Uplink(_)) && !i.addrs.iter().any(|&(a, _)| a == meta.key.dst) {
             return Verdict::Drop(DropReason::UnsolicitedInbound);
         }
@@ -181,6 +187,12 @@ impl<N: Nat> Pipeline<N> {
                 Verdict::Drop(DropReason::LocalUnhandled)
             }
         }
+    }
+
+    /// True when `a` is one of our addresses or in a LAN's connected network: a source only the inside has.
+    fn inside_source(&self, a: FlowAddr) -> bool {
+        let lan = |i: IfaceId| matches!(self.ifaces[i as usize].role, IfaceRole::Lan);
+        self.is_ours(a) || self.connected_iface(a).is_some_and(lan)
     }
 
     /// The uplink whose probe this echo reply answers: addressed to that uplink's address on the interface it

@@ -321,6 +321,24 @@ fn an_uplink_reaches_only_its_own_addresses() {
 }
 
 #[test]
+fn the_router_answers_no_inside_source_from_an_uplink() {
+    // Found by fuzzing (pipeline target, a longer campaign): an echo request to our WAN address arriving on that
+    // WAN with a LAN host's source address was answered, the reply addressed to the LAN host leaving by the WAN.
+    let mut p = router();
+    for src in [HOST2, HOST1, RTR_LAN1, WAN1_ADDR, WAN2_ADDR] {
+        let out = run(&mut p, T0, WAN2, &V4::from_isp2(src, WAN2_ADDR).echo_request(4, 1));
+        assert_eq!(out.verdict, Verdict::Drop(DropReason::WrongInterface), "echo from {src:?} on wan2");
+        assert!(out.generated.is_empty());
+    }
+    // The same request from an outside source is answered, and from the LAN the LAN host's is too.
+    assert_eq!(
+        run(&mut p, T0, WAN2, &V4::from_isp2(INET, WAN2_ADDR).echo_request(4, 1)).verdict,
+        Verdict::Forward(WAN2)
+    );
+    assert_eq!(run(&mut p, T0, LAN2, &V4::from_host2(WAN2_ADDR).echo_request(4, 1)).verdict, Verdict::Forward(LAN2));
+}
+
+#[test]
 fn quick_interface_lookup_agrees_with_the_general_one() {
     // The lab, plus a second VLAN and an untagged interface sharing wan1's port, and a port with only a tag.
     let mut cfg = lab_config();
