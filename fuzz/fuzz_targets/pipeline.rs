@@ -8,8 +8,8 @@
 //!
 //! Invariants: no panic; every `Forward` goes to a lab port and is a valid frame for it (parses, IPv4 header
 //! checksum verifies, L4 checksum verifies if it did on receipt, no LAN source address on a WAN port, the VLAN
-//! tag of the egress interface); every generated frame likewise; a frame received on a WAN port with a LAN source
-//! address is never forwarded (spoofed).
+//! tag of the egress interface); every generated frame likewise; a frame received on a WAN port with a source
+//! only the inside has (a LAN network's, or the router's own) is never forwarded (spoofed).
 
 #![no_main]
 
@@ -179,8 +179,8 @@ fn run_batch(
         if lab::is_wan_port(*ingress) {
             let src = wire::parse(input).expect("a forwarded frame parsed on receipt").key.src;
             assert!(
-                !lab::is_lan_address(src),
-                "a frame from WAN port {ingress} spoofing LAN source {src:?} was forwarded"
+                !lab::is_inside_source(src),
+                "a frame from WAN port {ingress} spoofing inside source {src:?} was forwarded"
             );
         }
     }

@@ -60,6 +60,21 @@ pub fn is_lan_address(a: FlowAddr) -> bool {
     }
 }
 
+/// True for a source only the inside has, as the router knows it: in a LAN's connected network (198.18.1.0/24,
+/// 198.18.2.0/24, fd00:1:0:1::/64, fd00:1:0:2::/64) or one of the router's addresses. Arriving from a WAN, such a
+/// source is spoofed. (Narrower than [`is_lan_address`]: the rest of 198.18.0.0/15 is the internet to the
+/// router, which may answer it.)
+pub fn is_inside_source(a: FlowAddr) -> bool {
+    let ours4 = [RTR_LAN1, RTR_LAN2, WAN1_ADDR, WAN2_ADDR];
+    if a.is_v4() {
+        let o = a.v4_octets();
+        (o[0] == 198 && o[1] == 18 && (o[2] == 1 || o[2] == 2)) || ours4.contains(&o)
+    } else {
+        let lan64 = |p: [u8; 16]| a.0[..8] == p[..8];
+        lan64(RTR_LAN1_V6) || lan64(RTR_LAN2_V6) || a.0 == WAN2_V6
+    }
+}
+
 /// The router's MAC on a lab port.
 pub fn our_mac(port: PortId) -> Option<[u8; 6]> {
     match port {
