@@ -55,13 +55,10 @@ impl FlowHasher {
     fn hash_wide(&self, key: &FlowKey) -> u64 {
         let k = &self.k;
         let (s, d) = (u128::from_le_bytes(key.src.0), u128::from_le_bytes(key.dst.0));
-        let x = {
-            // A bit (48) above `rest`'s 48 keeps the two forms apart.
-            let a = fold_mul(s as u64 ^ k[2], (s >> 64) as u64 ^ k[3]);
-            let b = fold_mul(d as u64 ^ k[4], (d >> 64) as u64 ^ k[5]);
-            fold_mul(a ^ rest(key) ^ (1 << 48) ^ k[0], b ^ k[1])
-        };
-        self.finish(x)
+        let a = fold_mul(s as u64 ^ k[2], (s >> 64) as u64 ^ k[3]);
+        let b = fold_mul(d as u64 ^ k[4], (d >> 64) as u64 ^ k[5]);
+        // A bit (48) above `rest`'s 48 keeps the two forms apart.
+        self.finish(fold_mul(a ^ rest(key) ^ (1 << 48) ^ k[0], b ^ k[1]))
     }
 
     #[inline(always)]

@@ -29,9 +29,7 @@ impl<N: Nat> Pipeline<N> {
         id: FlowId,
         dir: Direction,
     ) -> Verdict {
-        // An echo flow carries its requests one way and its replies the other. An echo reply from the initiator
-        // with identifier 0 has the key of the flow's request direction, but it would take the identifier's
-        // checksum delta with its identifier left as it is (a corrupt checksum): it belongs to no flow.
+        // ICMP rides an echo flow only as its request out and its reply back (see `echo_fits`).
         if meta.icmp.is_some_and(|(t, _)| !super::local::echo_fits(meta.key.proto, t, dir)) {
             return Verdict::Drop(DropReason::IcmpUnsupportedType);
         }

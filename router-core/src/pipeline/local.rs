@@ -11,22 +11,10 @@ use crate::uplink::{UplinkId, MAX_UPLINKS};
 use crate::wire::ethernet::EthernetRepr;
 use crate::wire::{arp, icmp, icmpv6, NetKind, PacketMeta};
 
-/// True for an ICMP or ICMPv6 message that is neither an echo request nor an echo reply (errors included; the
-/// caller handles those first). Such a message never belongs to a flow: only echo requests start ICMP flows, and
-/// its flow key, which has no identifier, would be that of an echo flow with identifier 0, whose NAT rewrite it
-/// cannot take (it has no identifier field to rewrite, so the checksum delta of the identifier would corrupt it).
-#[inline]
-pub(super) fn is_icmp_without_flow(meta: &PacketMeta) -> bool {
-    let echo = |t: u8| match meta.key.proto {
-        proto::ICMP => t == icmp::types::ECHO_REQUEST || t == icmp::types::ECHO_REPLY,
-        proto::ICMPV6 => t == icmpv6::types::ECHO_REQUEST || t == icmpv6::types::ECHO_REPLY,
-        _ => true,
-    };
-    meta.icmp.is_some_and(|(t, _)| !echo(t))
-}
-
 /// True when an ICMP or ICMPv6 message of type `t` is what an echo flow carries in direction `dir`: a request
-/// in the original direction, a reply in the other.
+/// in the original direction, a reply in the other. Nothing else rides one: a message without an identifier
+/// (neither echo nor error) or an echo reply from the initiator can have the key of an echo flow with
+/// identifier 0, but not its identifier rewrite, so the identifier's checksum delta would corrupt it.
 #[inline]
 pub(super) fn echo_fits(l4_proto: u8, t: u8, dir: crate::flow::Direction) -> bool {
     let (request, reply) = match l4_proto {

@@ -583,14 +583,6 @@ impl<N: Nat> Pipeline<N> {
         if meta.fragment == crate::wire::Fragment::Later {
             return Some(Verdict::Drop(DropReason::Fragment));
         }
-        // ICMP other than echo is for us (ND, an echo to our address is not this) or is not forwarded: no lookup.
-        if local::is_icmp_without_flow(&meta) {
-            return Some(if self.is_ours(meta.key.dst) || local::is_nd(&meta) {
-                self.local_ip(now, frame, &meta, iface)
-            } else {
-                Verdict::Drop(DropReason::IcmpUnsupportedType)
-            });
-        }
         let parsed = Parsed::Full(self.metas.len() as u32);
         self.metas.push(meta);
         self.pending.push(Pending {
@@ -611,12 +603,7 @@ impl<N: Nat> Pipeline<N> {
     /// Anything else is spoofed, e.g. a WAN host using a LAN host's address and ports to ride its flow.
     #[inline]
     fn on_its_side(&self, id: crate::conntrack::FlowId, dir: crate::flow::Direction, iface: IfaceId) -> bool {
-        self.flow_on_its_side(&self.ct.get(id), dir, iface)
-    }
-
-    /// [`Self::on_its_side`] for a flow already read.
-    #[inline]
-    fn flow_on_its_side(&self, f: &crate::conntrack::Flow, dir: crate::flow::Direction, iface: IfaceId) -> bool {
+        let f = self.ct.get(id);
         self.sides_hold((f.orig_iface, f.egress_iface), dir, iface)
     }
 

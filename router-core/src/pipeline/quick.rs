@@ -7,7 +7,7 @@
 
 use super::fast::tcp_seq_next;
 use super::{Frame, IfaceId, Pending, Pipeline, Verdict};
-use crate::conntrack::{Flow, FlowId};
+use crate::conntrack::FlowId;
 use crate::drop::DropReason;
 use crate::flow::{proto, Direction, FlowAddr};
 use crate::nat::Nat;
@@ -123,18 +123,3 @@ impl<N: Nat> Pipeline<N> {
 
 /// The addresses and ports a translated packet gets, as (src, dst, sport, dport), and the checksum deltas.
 pub(super) type Translation = crate::conntrack::V4Rewrite;
-
-/// What a packet of `flow` travelling in `dir` is rewritten to, if the flow is translated.
-#[inline]
-pub(super) fn translation(flow: &Flow, dir: Direction) -> Option<Translation> {
-    flow.translated.then(|| match dir {
-        Direction::Original => {
-            let r = &flow.reply;
-            ((r.dst.v4_octets(), r.src.v4_octets(), r.dport, r.sport), flow.deltas)
-        }
-        Direction::Reply => {
-            let o = &flow.orig;
-            ((o.dst.v4_octets(), o.src.v4_octets(), o.dport, o.sport), flow.deltas.negated())
-        }
-    })
-}

@@ -2,7 +2,6 @@
 //! insert, then the packet continues as on the fast path.
 
 use super::fast::NextHop;
-use super::quick::translation;
 use super::{Frame, IfaceId, IfaceRole, Parsed, Pending, Pipeline, Verdict};
 use crate::conntrack::{tcp::flags, Flow, NewFlow};
 use crate::drop::DropReason;
@@ -281,7 +280,7 @@ impl<N: Nat> Pipeline<N> {
         // A quick frame is IPv4: its next hop is the gateway, whose MAC is usually known (else the general path
         // resolves it, as `uplink_next_hop` says).
         if let (Opening::Quick(q, _), Some(mac)) = (opening, self.gateway_macs[u.0 as usize]) {
-            let translation = translation(&self.ct.get(id), Direction::Original);
+            let translation = self.ct.v4_view(id, Direction::Original).and_then(|v| v.rewrite);
             return self.emit_quick(frame, q, key.proto, translation, mac, egress);
         }
         let hop = self.uplink_next_hop(now, u, key.is_v4());
