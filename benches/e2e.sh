@@ -21,7 +21,15 @@
 #              softirq on RTR_CPU (veth's receive path is netif_rx to the backlog of the steered CPU)
 #   mhrouter   [workers] cores = [RTR_CPU]; lan1/lan2 put in threaded NAPI with the NAPI kthreads pinned to
 #              RTR_CPU, so the AF_XDP receive copy (veth is copy mode) also runs on RTR_CPU, not on the
-#              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq)
+#              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq). Those kthreads
+#              run at nice MH_NAPI_NICE (19) and the worker sleeps after MH_IDLE_ROUNDS (2) empty rounds
+#              ([workers] idle_rounds): at equal priority the NAPI kthread copies every frame the generator
+#              offers (~4x what the worker can forward) and the AF_XDP ring drops most of them after the copy;
+#              below the worker, it runs when the worker has drained the ring and sleeps, and the surplus is
+#              dropped at the veth before any work (MH_NAPI_NICE=0 MH_IDLE_ROUNDS=64: the old behaviour)
+#   MH_XDP_MODE=skb  binds mhrouter's ports in generic XDP (RPS steers lan1/lan2 to RTR_CPU; no NAPI kthreads)
+#   SINK       drop (default): mh-inet counts the sink's packets in nft prerouting and drops them there;
+#              socket: they go on to a socat UDP socket, whose receive then shares RTR_CPU with the router
 #   GAP=T      paces the generator with a gap of T between packets (trafgen -t, e.g. 20us; sendto per
 #              packet, the real rate is set by nanosleep's resolution and shown as "offered") in every window:
 #              CPU cost at a low, equal-ish load meant to be below both routers' capacity (at full speed the
@@ -53,14 +61,20 @@ WINDOW="${WINDOW:-10}"
 FLOWS="${FLOWS:-1000 100000}"
 GEN_CPU="${GEN_CPU:-0}"
 RTR_CPU="${RTR_CPU:-1}"
+MH_XDP_MODE="${MH_XDP_MODE:-auto}"
 MH_THREADED_NAPI="${MH_THREADED_NAPI:-1}"
+MH_NAPI_NICE="${MH_NAPI_NICE:-19}"
+MH_IDLE_ROUNDS="${MH_IDLE_ROUNDS:-2}"
+[[ $MH_XDP_MODE == skb ]] && MH_THREADED_NAPI=0 # no NAPI instance without a native XDP program
 IPERF="${IPERF:-1}"
+SINK="${SINK:-drop}"
+case "$SINK" in drop) SINK_VERDICT=drop ;; socket) SINK_VERDICT="" ;; *) echo "e2e: SINK is drop or socket" >&2; exit 2 ;; esac
 WARMUP=1.5
 MAX_PACKETS=200000000 # trafgen's count bound; the timeout ends it first
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-MHROUTER="$ROOT/target/release/mhrouter"
+MHROUTER="${MHROUTER:-$ROOT/target/release/mhrouter}"
 BASE_SUFFIX="-e2e$$"
 RUN_DIR="$(mktemp -d /tmp/mh-e2e.XXXXXX)"
 
@@ -106,7 +120,7 @@ cpu_mask() { printf '%x' $((1 << $1)); }
 use_lab k
 lab_up
 lab_kernel_router_iptables
-lab_sink_counters
+lab_sink_counters "$SINK_VERDICT"
 lab_direct_link
 for dev in lan1 lan2; do
 	lab_exec "$NS_RTR" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
@@ -115,10 +129,18 @@ lab_exec "$NS_INET" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/direct/q
 
 use_lab x
 lab_up
-lab_sink_counters
+lab_sink_counters "$SINK_VERDICT"
 # The router's config: config/lab.toml with the worker on RTR_CPU and per-flow nth balancing (the recipe's).
 sed -e "s/^cores = .*/cores = [$RTR_CPU]/" -e 's/^strategy = .*/strategy = "nth"/' \
-	-e 's/^granularity = .*/granularity = "flow"/' "$ROOT/config/lab.toml" >"$RUN_DIR/mhrouter.toml"
+	-e 's/^granularity = .*/granularity = "flow"/' -e '/^xdp_mode = /d' \
+	-e "s/^device = .*/&\nxdp_mode = \"$MH_XDP_MODE\"/" -e "s/^batch = .*/&\nidle_rounds = $MH_IDLE_ROUNDS/" \
+	"$ROOT/config/lab.toml" >"$RUN_DIR/mhrouter.toml"
+if [[ $MH_XDP_MODE == skb ]]; then
+	# Generic XDP runs where the skb is received: steer lan1/lan2's receive to RTR_CPU as for the kernel.
+	for dev in lan1 lan2; do
+		lab_exec "$NS_RTR" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
+	done
+fi
 "$MHROUTER" check --config "$RUN_DIR/mhrouter.toml" >"$RUN_DIR/mhrouter-check.txt"
 
 # trafgen dies on EAGAIN from its TX_RING flush, which its socket's default send buffer returns as soon as
@@ -290,6 +312,7 @@ start_mhrouter() {
 		[[ -n $MH_NAPI ]] || { echo "e2e: no NAPI threads for lan1/lan2 found" >&2; exit 1; }
 		local pid
 		for pid in $MH_NAPI; do taskset -pc "$RTR_CPU" "$pid" >/dev/null; done
+		renice -n "$MH_NAPI_NICE" -p $MH_NAPI >/dev/null
 	fi
 }
 stop_mhrouter() {
@@ -309,7 +332,7 @@ except Exception: print("fail")'
 declare -A R
 {
 	echo "e2e: $(date -u +%FT%TZ) kernel $(uname -r), $(nproc) CPUs, generator on CPU $GEN_CPU, router on CPU $RTR_CPU, window ${WINDOW}s"
-	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI, generator gap: ${GAP:-none (full speed)}"
+	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), xdp_mode $MH_XDP_MODE, threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI (nice $MH_NAPI_NICE), idle_rounds $MH_IDLE_ROUNDS, generator gap: ${GAP:-none (full speed)}, sink: $SINK"
 } | tee "$RUN_DIR/summary"
 
 for ROUND in $(seq "$ROUNDS"); do

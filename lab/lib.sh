@@ -782,7 +782,10 @@ lab_kernel_router_iptables() {
 # Counters of UDP packets to the sink (192.0.2.10:9) at mh-inet, by arrival interface, in nft table
 # `ip mhe2e` (counters sink_isp1, sink_isp2, sink_direct): packets delivered through each ISP, or straight
 # from a generator on the `direct` link of lab_direct_link. Early in prerouting, so they count every arrival.
+# `lab_sink_counters drop` also drops what it counted there: no socket receive, so the sink costs the CPU it
+# shares with a router only the hop into mh-inet (plain `lab_sink_counters` leaves them to the socat sink).
 lab_sink_counters() {
+	local verdict="${1:-}"
 	ip netns exec "$NS_INET" nft -f - <<-EOF
 		table ip mhe2e {
 			counter sink_isp1 {}
@@ -790,9 +793,9 @@ lab_sink_counters() {
 			counter sink_direct {}
 			chain prerouting {
 				type filter hook prerouting priority raw; policy accept;
-				iifname "isp1" ip saddr $WAN1_ADDR udp dport 9 counter name sink_isp1
-				iifname "isp2" ip saddr $WAN2_ADDR udp dport 9 counter name sink_isp2
-				iifname "direct" udp dport 9 counter name sink_direct
+				iifname "isp1" ip saddr $WAN1_ADDR udp dport 9 counter name sink_isp1 $verdict
+				iifname "isp2" ip saddr $WAN2_ADDR udp dport 9 counter name sink_isp2 $verdict
+				iifname "direct" udp dport 9 counter name sink_direct $verdict
 			}
 		}
 	EOF

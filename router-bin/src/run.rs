@@ -110,6 +110,7 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
         let wc = WorkerConfig {
             core: plan.cores.get(w).copied(),
             batch: plan.batch.clamp(1, 64),
+            idle_rounds: plan.idle_rounds,
             ..WorkerConfig::default()
         };
         let mut worker = Worker::new(pool, ports, rp, wc);

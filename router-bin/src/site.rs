@@ -52,6 +52,8 @@ pub struct Plan {
     pub cores: Vec<usize>,
     /// Descriptors per batch.
     pub batch: usize,
+    /// Empty rounds before a worker sleeps.
+    pub idle_rounds: u32,
 }
 
 /// Why a valid site could not be turned into a plan (limits of the dataplane, not config errors).
@@ -331,6 +333,7 @@ pub fn plan(site: &SiteConfig, mac_of: &dyn Fn(&str) -> [u8; 6], seed: u64) -> R
         health,
         cores: site.workers.cores.iter().map(|&c| c as usize).collect(),
         batch: site.workers.batch as usize,
+        idle_rounds: site.workers.idle_rounds,
     })
 }
 
@@ -343,7 +346,7 @@ pub fn reload_check(running: &Plan, new: &Plan) -> Result<(), String> {
     if new.nat != running.nat {
         return Err("the NAT of an uplink (mode, address or port pool) changed: that needs a restart".into());
     }
-    if new.cores != running.cores || new.batch != running.batch {
+    if new.cores != running.cores || new.batch != running.batch || new.idle_rounds != running.idle_rounds {
         return Err("the workers changed: that needs a restart".into());
     }
     router_core::pipeline::reload_compatible(&running.pipeline, &new.pipeline).map_err(|e| e.to_string())
@@ -434,5 +437,7 @@ mod tests {
         assert!(reload_check(&running, &plan_of(&moved)).unwrap_err().contains("restart"));
         let pool = text.replacen("nat = \"masquerade\"", "nat = \"masquerade\"\nnat_ports = \"20000-30000\"", 1);
         assert!(reload_check(&running, &plan_of(&pool)).unwrap_err().contains("NAT"));
+        let spin = text.replace("batch = 64 ", "batch = 64\nidle_rounds = 2 ");
+        assert!(reload_check(&running, &plan_of(&spin)).unwrap_err().contains("workers"));
     }
 }

@@ -130,7 +130,8 @@ fn write_all(s: &mut String, cfg: &SiteConfig) -> std::fmt::Result {
         format_duration(c.icmp)
     )?;
     let cores: Vec<String> = cfg.workers.cores.iter().map(|c| c.to_string()).collect();
-    writeln!(s, "workers: cores [{}], batch {}", cores.join(", "), cfg.workers.batch)?;
+    let w = &cfg.workers;
+    writeln!(s, "workers: cores [{}], batch {}, idle rounds {}", cores.join(", "), w.batch, w.idle_rounds)?;
     if let Some(sock) = &cfg.status.socket {
         writeln!(s, "status: {}", sock.display())?;
     }

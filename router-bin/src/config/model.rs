@@ -370,6 +370,8 @@ pub struct Workers {
     pub cores: Vec<u16>,
     /// Descriptors per ring batch.
     pub batch: u16,
+    /// Empty polling rounds before a worker sleeps until a port has frames.
+    pub idle_rounds: u32,
 }
 
 /// `[status]`.

@@ -138,6 +138,7 @@ pub struct RawConntrack {
 pub struct RawWorkers {
     pub cores: Option<Vec<i64>>,
     pub batch: Option<i64>,
+    pub idle_rounds: Option<i64>,
 }
 
 /// `[status]`.

@@ -68,6 +68,7 @@ fn base_is_valid() {
     assert_eq!(cfg.balance, Balance { strategy: Strategy::Weighted, granularity: Granularity::Socket });
     assert_eq!(cfg.conntrack.tcp_established, Duration::from_secs(7440));
     assert_eq!(cfg.workers.cores, vec![0]);
+    assert_eq!(cfg.workers.idle_rounds, 64);
 }
 
 #[test]
@@ -193,6 +194,8 @@ fn bad_configs_are_rejected_by_key() {
         ("max_flows tiny", with("[conntrack]\nmax_flows = 0"), &["conntrack.max_flows"]),
         ("core listed twice", with("[workers]\ncores = [0, 1, 0]"), &["workers.cores[2]", "already used by workers.cores[0]"]),
         ("negative core", with("[workers]\ncores = [-1]"), &["workers.cores[0]"]),
+        ("idle_rounds zero", with("[workers]\nidle_rounds = 0"), &["workers.idle_rounds", "1 to 1000000"]),
+        ("idle_rounds as string", with("[workers]\nidle_rounds = \"2\""), &["workers.idle_rounds", "invalid type"]),
         ("relative status socket", with("[status]\nsocket = \"mh.sock\""), &["status.socket", "absolute"]),
     ];
     assert!(cases.len() >= 30);
@@ -431,6 +434,7 @@ icmp = "30s"
 [workers]
 cores = [2, 3, 1]
 batch = 32
+idle_rounds = 4
 [status]
 socket = "/run/mh.sock"
 "#;
@@ -450,6 +454,7 @@ socket = "/run/mh.sock"
     assert_eq!(cfg.policies[3].ingress, Some(Ingress::Port(0)));
     assert_eq!(cfg.lans[0].v6.len(), 1);
     assert_eq!(cfg.workers.cores, vec![2, 3, 1]);
+    assert_eq!((cfg.workers.batch, cfg.workers.idle_rounds), (32, 4));
     assert_eq!(cfg.conntrack.udp, Duration::from_secs(60));
     assert_eq!(cfg.status.socket, Some(PathBuf::from("/run/mh.sock")));
     assert_eq!(cfg.vlan_tag(a.port), Some((832, 6)));

@@ -109,7 +109,16 @@ pub(super) fn workers(ctx: &mut Ctx, w: &RawWorkers) -> Workers {
     let batch = ctx
         .int(&here, "batch", w.batch, 1..=1024, "batch is 1 to 1024 descriptors (32-64 is the usual sweet spot)")
         .unwrap_or(64);
-    Workers { cores, batch: batch as u16 }
+    let idle_rounds = ctx
+        .int(
+            &here,
+            "idle_rounds",
+            w.idle_rounds,
+            1..=1_000_000,
+            "idle_rounds is 1 to 1000000 empty polling rounds before the worker sleeps",
+        )
+        .unwrap_or(64);
+    Workers { cores, batch: batch as u16, idle_rounds: idle_rounds as u32 }
 }
 
 pub(super) fn status(ctx: &mut Ctx, s: &RawStatus) -> Status {
