@@ -27,6 +27,8 @@ pub struct PortStats {
     pub tx_realigned: u64,
     /// Transmit completions reaped.
     pub completions: u64,
+    /// Wakeups (`sendto`) asking the kernel to transmit the tx ring.
+    pub tx_kicks: u64,
     /// Rounds in which the fill ring could not be topped up because the pool was empty.
     pub fill_starved: u64,
     /// Frames the kernel dropped on receive (AF_XDP `rx_dropped`; 0 for other ports).
@@ -47,6 +49,7 @@ impl PortStats {
         self.tx_ring_full += other.tx_ring_full;
         self.tx_realigned += other.tx_realigned;
         self.completions += other.completions;
+        self.tx_kicks += other.tx_kicks;
         self.fill_starved += other.fill_starved;
         self.kernel_rx_dropped += other.kernel_rx_dropped;
         self.kernel_rx_ring_full += other.kernel_rx_ring_full;

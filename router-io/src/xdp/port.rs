@@ -74,6 +74,8 @@ pub struct XdpPort {
     one: Vec<FrameRef>,
     /// Chunks lent to the kernel for receiving (in the fill or rx ring).
     in_fill: u32,
+    /// Entries of the tx ring.
+    tx_slots: u32,
     stats: PortStats,
 }
 
@@ -155,6 +157,7 @@ impl XdpPort {
                         chunks: Vec::with_capacity(config.fill_size as usize),
                         one: Vec::with_capacity(1),
                         in_fill: 0,
+                        tx_slots: config.tx_size,
                         stats: PortStats::default(),
                     };
                     port.refill(pool);
@@ -230,8 +233,12 @@ impl XdpPort {
         }
     }
 
+    /// Asks the kernel to transmit what waits on the tx ring. Only while something waits: in copy mode the
+    /// kernel leaves the wakeup flag set for good, and kicking an empty ring was a `sendto` for nothing per
+    /// port per round.
     fn kick_tx(&mut self) {
-        if self.tx.needs_wakeup() {
+        if self.tx.needs_wakeup() && self.tx.nb_free_exact() < self.tx_slots {
+            self.stats.tx_kicks += 1;
             let _ = self.tx.wakeup();
         }
     }
