@@ -233,11 +233,17 @@ impl XdpPort {
         }
     }
 
-    /// Asks the kernel to transmit what waits on the tx ring. Only while something waits: in copy mode the
-    /// kernel leaves the wakeup flag set for good, and kicking an empty ring was a `sendto` for nothing per
-    /// port per round.
+    /// Asks the kernel to transmit what waits: in copy mode, descriptors still on the tx ring (the kernel leaves
+    /// the wakeup flag set for good there, and kicking an empty ring was a `sendto` for nothing per port per
+    /// round); in zero-copy mode, any frame sent and not completed yet, as a driver may complete taken
+    /// descriptors only in the NAPI run a kick schedules (what libxdp's examples do).
     fn kick_tx(&mut self) {
-        if self.tx.needs_wakeup() && self.tx.nb_free_exact() < self.tx_slots {
+        let waiting = if self.mode == XdpMode::ZeroCopy {
+            self.stats.tx_frames > self.stats.completions
+        } else {
+            self.tx.nb_free_exact() < self.tx_slots
+        };
+        if waiting && self.tx.needs_wakeup() {
             self.stats.tx_kicks += 1;
             let _ = self.tx.wakeup();
         }
