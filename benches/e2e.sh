@@ -48,6 +48,9 @@
 #   router CPU = S + P - G; the kernel config steals no CPU in any process. P's stime also holds softirq ticks
 #   that ran inside mhrouter's syscalls (its tx into veth runs the ISP/inet hops at bh-enable), so S + P counts
 #   those twice: the mhrouter number is an upper bound; "lo" = S + utime + NAPI threads - G is the lower bound.
+#   router CPU busy: RTR_CPU's own user+nice+system+irq+softirq ticks minus the ceiling run's per packet there
+#       (the sink's receive), per delivered packet: no double counting, but exact only when nothing else runs
+#       on RTR_CPU (a quiet machine); when both routers keep RTR_CPU fully busy it is about 1 / pps.
 #   "busy" is the guidance's whole-machine user+nice+system+irq+softirq delta, shown only for reference: on a
 #   machine shared with other jobs it measures their load, not ours.
 # Targets (from the issue): mhrouter pps >= 1.5 x kernel pps, mhrouter CPU-s/Mpkt <= 0.5 x kernel's.
@@ -168,6 +171,11 @@ cpu_ticks() {
 		END { print t[2], t[3], t[4], t[5], t[6], t[7], t[8] }' /proc/stat
 }
 
+# Busy ticks of RTR_CPU alone: user + nice + system + irq + softirq.
+rtr_busy() {
+	awk -v r="cpu$RTR_CPU" '$1 == r { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+}
+
 # irq + softirq ticks of GEN_CPU and of RTR_CPU.
 sirq_per_cpu() {
 	awk -v a="cpu$GEN_CPU" -v b="cpu$RTR_CPU" '$1 == a { x = $7 + $8 } $1 == b { y = $7 + $8 } END { print x, y }' /proc/stat
@@ -245,9 +253,9 @@ window() {
 		trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${GAP:+-t "$GAP"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
 	local gen=$!
 	sleep "$WARMUP"
-	local t0 c0 p0 s0 tx0 t1 c1 p1 s1 tx1 e0 e1 n0 n1 sq0 sq1
+	local t0 c0 p0 s0 tx0 t1 c1 p1 s1 tx1 e0 e1 n0 n1 sq0 sq1 rb0 rb1
 	tx0=$(gen_tx "$gdev") e0=$(router_drops "$name")
-	sq0=$(sirq_per_cpu) s0=$(sink_total "$sink") c0=$(cpu_ticks) p0=$(proc_ticks "$@") n0=$(proc_ticks $MH_NAPI) t0=$(date +%s.%N)
+	rb0=$(rtr_busy) sq0=$(sirq_per_cpu) s0=$(sink_total "$sink") c0=$(cpu_ticks) p0=$(proc_ticks "$@") n0=$(proc_ticks $MH_NAPI) t0=$(date +%s.%N)
 	local perf_pid=""
 	if [[ ${PERF:-0} == 1 && $name != ceiling ]]; then
 		# A profile of the router's CPU for 5 s of the window (perf's overhead lands in this window's numbers).
@@ -260,7 +268,7 @@ window() {
 		perf report -q -i "$RUN_DIR/perf-$name-$flows.data" --no-children --sort comm,sym --percent-limit 1 2>/dev/null |
 			grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' | head -40 >"$RUN_DIR/perf-$name-$flows.txt" || true
 	fi
-	sq1=$(sirq_per_cpu) s1=$(sink_total "$sink") c1=$(cpu_ticks) p1=$(proc_ticks "$@") n1=$(proc_ticks $MH_NAPI) t1=$(date +%s.%N)
+	rb1=$(rtr_busy) sq1=$(sirq_per_cpu) s1=$(sink_total "$sink") c1=$(cpu_ticks) p1=$(proc_ticks "$@") n1=$(proc_ticks $MH_NAPI) t1=$(date +%s.%N)
 	tx1=$(gen_tx "$gdev") e1=$(router_drops "$name")
 	wait "$gen" || true
 	read -r W_DT W_PPS W_SENT_PPS W_SIRQ W_BUSY W_PU W_PS < <(awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" \
@@ -271,12 +279,13 @@ window() {
 		busy = (b[1] - a[1] + b[2] - a[2] + b[3] - a[3] + b[6] - a[6] + b[7] - a[7]) / 100
 		printf "%.3f %.0f %.0f %.2f %.2f %.2f %.2f\n", dt, (s1 - s0) / dt, (x1 - x0) / dt, sirq, busy, (q[1] - p[1]) / 100, (q[2] - p[2]) / 100 }')
 	W_PKTS=$((s1 - s0))
+	W_RBUSY=$(awk -v a="$rb0" -v b="$rb1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
 	W_SIRQ_CPU=$(awk -v g="cpu$GEN_CPU" -v r="cpu$RTR_CPU" -v a="$sq0" -v b="$sq1" 'BEGIN {
 		split(a, x, " "); split(b, y, " "); printf "%s %.2f s, %s %.2f s", g, (y[1] - x[1]) / 100, r, (y[2] - x[2]) / 100 }')
 	W_NAPI=$(awk -v a="$n0" -v b="$n1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", (y[1] - x[1] + y[2] - x[2]) / 100 }')
 	W_DROPS=$(awk -v a="$e0" -v b="$e1" 'BEGIN { n = split(a, x, " "); split(b, y, " "); s = ""
 		for (i = 1; i <= n; i += 2) s = s x[i] "=" (y[i + 1] - x[i + 1]) " "; print s }')
-	echo "$ROUND $name $flows dt=$W_DT delivered=$W_PKTS pps=$W_PPS sent_pps=$W_SENT_PPS sirq_s=$W_SIRQ busy_s=$W_BUSY proc_user_s=$W_PU proc_sys_s=$W_PS napi_s=$W_NAPI sirq_by_cpu: $W_SIRQ_CPU; drops: $W_DROPS bg_sirq_per_s=$BG_SIRQ load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$RUN_DIR/raw"
+	echo "$ROUND $name $flows dt=$W_DT delivered=$W_PKTS pps=$W_PPS sent_pps=$W_SENT_PPS sirq_s=$W_SIRQ busy_s=$W_BUSY rtr_cpu_busy_s=$W_RBUSY proc_user_s=$W_PU proc_sys_s=$W_PS napi_s=$W_NAPI sirq_by_cpu: $W_SIRQ_CPU; drops: $W_DROPS bg_sirq_per_s=$BG_SIRQ load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$RUN_DIR/raw"
 }
 
 # Idle background of irq+softirq on the two CPUs (ticks/s as CPU-s per s), no traffic, 3 s.
@@ -340,15 +349,15 @@ for ROUND in $(seq "$ROUNDS"); do
 	for flows in $FLOWS; do
 		load0="$(cut -d' ' -f1-3 /proc/loadavg)"
 		window ceiling k direct NS_INET direct "$flows" direct
-		R[ceil_pps]=$W_PPS R[ceil_sirq]=$W_SIRQ R[ceil_pkts]=$W_PKTS R[ceil_dt]=$W_DT R[ceil_sent]=$W_SENT_PPS
+		R[ceil_pps]=$W_PPS R[ceil_rbusy]=$W_RBUSY R[ceil_sirq]=$W_SIRQ R[ceil_pkts]=$W_PKTS R[ceil_dt]=$W_DT R[ceil_sent]=$W_SENT_PPS
 		window kernel k eth0 NS_RTR lan1 "$flows" isp
 		R[k_cpu]="$W_SIRQ_CPU"
-		R[k_pps]=$W_PPS R[k_sirq]=$W_SIRQ R[k_pkts]=$W_PKTS R[k_dt]=$W_DT R[k_sent]=$W_SENT_PPS R[k_drops]="$W_DROPS"
+		R[k_pps]=$W_PPS R[k_rbusy]=$W_RBUSY R[k_sirq]=$W_SIRQ R[k_pkts]=$W_PKTS R[k_dt]=$W_DT R[k_sent]=$W_SENT_PPS R[k_drops]="$W_DROPS"
 		R[k_i1]=$(use_lab k; lab_sink_packets isp1) R[k_i2]=$(use_lab k; lab_sink_packets isp2)
 		start_mhrouter "$RUN_DIR/mhrouter-r$ROUND-$flows.log" "$(awk -v w="$WINDOW" 'BEGIN { printf "%ds", w + 10 }')"
 		# shellcheck disable=SC2086
 		window mhrouter x eth0 NS_RTR lan1 "$flows" isp "$mh_pid" $MH_NAPI
-		R[x_pps]=$W_PPS R[x_sirq]=$W_SIRQ R[x_pkts]=$W_PKTS R[x_dt]=$W_DT R[x_sent]=$W_SENT_PPS
+		R[x_pps]=$W_PPS R[x_rbusy]=$W_RBUSY R[x_sirq]=$W_SIRQ R[x_pkts]=$W_PKTS R[x_dt]=$W_DT R[x_sent]=$W_SENT_PPS
 		R[x_cpu]="$W_SIRQ_CPU"
 		R[x_pu]=$W_PU R[x_ps]=$W_PS R[x_napi]=$W_NAPI R[x_drops]="$W_DROPS"
 		R[x_i1]=$(use_lab x; lab_sink_packets isp1) R[x_i2]=$(use_lab x; lab_sink_packets isp2)
@@ -364,7 +373,8 @@ for ROUND in $(seq "$ROUNDS"); do
 			    ceil_sent="${R[ceil_sent]}",
 			    k_pps="${R[k_pps]}", k_sirq="${R[k_sirq]}", k_pkts="${R[k_pkts]}", k_dt="${R[k_dt]}", k_sent="${R[k_sent]}",
 			    x_pps="${R[x_pps]}", x_sirq="${R[x_sirq]}", x_pkts="${R[x_pkts]}", x_dt="${R[x_dt]}", x_sent="${R[x_sent]}",
-			    x_pu="${R[x_pu]}", x_ps="${R[x_ps]}", x_napi="${R[x_napi]}").items()}
+			    x_pu="${R[x_pu]}", x_ps="${R[x_ps]}", x_napi="${R[x_napi]}",
+			    ceil_rbusy="${R[ceil_rbusy]}", k_rbusy="${R[k_rbusy]}", x_rbusy="${R[x_rbusy]}").items()}
 			def s(sirq, dt): return max(sirq - bg * dt, 0.0)
 			g = s(R["ceil_sirq"], R["ceil_dt"]) / max(R["ceil_pkts"], 1)     # CPU-s per packet, generator + sink
 			def per_m(cpu, pkts): return cpu / (pkts / 1e6) if pkts > 0 else float("nan")
@@ -385,6 +395,10 @@ for ROUND in $(seq "$ROUNDS"); do
 			crl = per_m(x_lo, R["x_pkts"]) / k_m if k_m > 0 else float("nan")
 			print(f"  ratio mhrouter/kernel: pps {ratio:.2f} (target >= 1.5: {'met' if ratio >= 1.5 else 'MISSED'}),"
 			      f" CPU-s/Mpkt {cr:.2f}, lower bound {crl:.2f} (target <= 0.5: {'met' if cr <= 0.5 else 'met only by the lower bound' if crl <= 0.5 else 'MISSED'})")
+			gc = R["ceil_rbusy"] / max(R["ceil_pkts"], 1)      # the router CPU's busy time per packet without a router
+			kc, xc = per_m(R["k_rbusy"] - gc * R["k_pkts"], R["k_pkts"]), per_m(R["x_rbusy"] - gc * R["x_pkts"], R["x_pkts"])
+			print(f"  router CPU {$RTR_CPU} busy (all of its time, minus the ceiling run's per packet; exact when nothing else runs there):"
+			      f" kernel {kc:.2f}, mhrouter {xc:.2f} CPU-s/Mpkt, ratio {xc / kc if kc > 0 else float('nan'):.2f}")
 		EOF
 		echo "  uplink split at mh-inet (isp1/isp2 totals): kernel ${R[k_i1]}/${R[k_i2]}, mhrouter ${R[x_i1]}/${R[x_i2]}" | tee -a "$RUN_DIR/summary"
 		echo "  irq+softirq by CPU: kernel ${R[k_cpu]}; mhrouter ${R[x_cpu]}" | tee -a "$RUN_DIR/summary"
