@@ -49,6 +49,9 @@ pub const HEADROOM: usize = 64;
 /// expired MAC).
 const GATEWAY_CHECK_EVERY: Duration = Duration::from_millis(1);
 
+/// The batch size `expire_budget` is counted for: a batch of `n` frames sweeps `expire_budget * n / 64` slots.
+const SWEEP_BATCH: usize = 64;
+
 /// ICMP echo identifiers of health probes: `PROBE_ID_BASE + uplink`. Below 1024, so outside every NAT pool.
 pub const PROBE_ID_BASE: u16 = 0x0300;
 
@@ -153,7 +156,8 @@ pub struct PipelineConfig {
     pub conntrack: ConntrackConfig,
     /// Neighbor table.
     pub neighbor: NeighborConfig,
-    /// Flow slots visited for expiry per batch.
+    /// Flow slots visited for expiry per 64 frames processed (in proportion for a smaller batch), and per call
+    /// of [`Pipeline::housekeeping`].
     pub expire_budget: u32,
     /// Most ICMP errors we originate per second.
     pub icmp_errors_per_sec: u32,
@@ -500,7 +504,10 @@ impl<N: Nat> Pipeline<N> {
         self.pending = pending;
         self.metas = metas;
         self.account(verdicts);
-        self.housekeeping(now);
+        // A share of the sweep per frame: a full batch does `expire_budget` slots, a batch of one frame (light
+        // traffic, a worker woken per packet) one slot, not 64 for every packet.
+        let share = (self.expire_budget as usize * frames.len()).div_ceil(SWEEP_BATCH) as u32;
+        self.upkeep(now, share);
     }
 
     /// First pass, for the common frame: if `frame` passes the quick checks and is addressed to the interface it
@@ -633,8 +640,13 @@ impl<N: Nat> Pipeline<N> {
     /// Periodic work spread over batches: expire a few flows (releasing their NAT bindings), keep gateways
     /// resolved. Also call it on a timer when no traffic comes.
     pub fn housekeeping(&mut self, now: Instant) {
+        self.upkeep(now, self.expire_budget);
+    }
+
+    /// [`Self::housekeeping`] with the expiry sweep visiting `budget` slots.
+    fn upkeep(&mut self, now: Instant, budget: u32) {
         let nat = &mut self.nat;
-        self.ct.expire(now, self.expire_budget, |f| {
+        self.ct.expire(now, budget, |f| {
             if let Some(u) = f.uplink {
                 nat.release(now, &f.orig, &f.reply, u);
             }

@@ -402,3 +402,31 @@ fn answers_and_repeats_of_flows_created_earlier_in_the_batch_find_them() {
     assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
     assert_eq!(p.conntrack().len(), 62);
 }
+
+#[test]
+fn a_batch_sweeps_for_expired_flows_in_proportion_to_its_frames() {
+    // Found in the end-to-end profile at light load: a worker woken for every packet ran batches of one frame,
+    // each of which swept `expire_budget` (64) slots, so the sweep cost more than the packets.
+    let mut p = router();
+    for port in 0..100u16 {
+        run(&mut p, T0, LAN1, &V4::from_host1(INET).udp(10_000 + port, 53, b"q"));
+    }
+    assert_eq!(p.conntrack().len(), 100);
+    // The flows sit in the first slots; the sweep is past them (a slot per frame so far). Long after they
+    // expired, single frames move it one slot each: it has not come round to them after `capacity - 200`.
+    let late = T0 + Duration::from_secs(3600);
+    let junk = [0u8; 10];
+    for _ in 0..p.conntrack().capacity() - 200 {
+        assert!(matches!(run(&mut p, late, LAN1, &junk).verdict, Verdict::Drop(_)));
+    }
+    assert_eq!(p.conntrack().len(), 100, "single frames swept a slot each, not 64");
+    // A full batch sweeps the whole budget: five of them come round and take every flow.
+    let mut bufs = vec![[0u8; 10]; SWEEP_BATCH];
+    for _ in 0..5 {
+        let mut frames: Vec<Frame<'_>> =
+            bufs.iter_mut().map(|b| Frame { buf: &mut b[..], head: 0, len: 10, ingress: LAN1 }).collect();
+        let mut verdicts = vec![Verdict::Consumed; SWEEP_BATCH];
+        p.process(late, &mut frames, &mut verdicts);
+    }
+    assert!(p.conntrack().is_empty(), "{} flows left after 320 slots of sweep", p.conntrack().len());
+}
