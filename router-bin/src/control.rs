@@ -21,6 +21,11 @@ use crate::site::HealthPlan;
 /// How often the TCP handshake counters are turned into a live-traffic signal.
 const SYN_WATCH_PERIOD: Duration = Duration::from_millis(250);
 
+/// How often a worker's round does the timed upkeep (health timeouts and probes, the idle housekeeping, the
+/// live set): a worker runs thousands of rounds per millisecond busy, and tens of thousands per second when
+/// light traffic wakes it packet by packet, and redoing that upkeep every round cost more than the packets.
+const UPKEEP_EVERY: Duration = Duration::from_millis(1);
+
 /// State shared by the workers of one router: the live set published by the health owner, and counters
 /// for the status line.
 #[derive(Debug)]
@@ -92,6 +97,8 @@ pub struct RouterProcessor {
     applied: UplinkSet,
     log: Log,
     started: Option<Instant>,
+    /// When the timed upkeep last ran (see [`UPKEEP_EVERY`]).
+    upkept: Option<Instant>,
     batch_this_round: bool,
     steering: Option<Steering>,
     worker: usize,
@@ -124,6 +131,7 @@ impl RouterProcessor {
             applied: UplinkSet::default(),
             log,
             started: None,
+            upkept: None,
             batch_this_round: false,
             steering: None,
             worker: 0,
@@ -345,8 +353,14 @@ impl FrameProcessor for RouterProcessor {
                 .collect();
             self.health = Some(HealthOwner { uplinks, next_syn_watch: now });
         }
+        let batch = std::mem::take(&mut self.batch_this_round);
+        let due = self.upkept.is_none_or(|t| now >= t + UPKEEP_EVERY || now < t);
+        if !due {
+            return;
+        }
+        self.upkept = Some(now);
         // A batch already did the housekeeping of this round.
-        if !std::mem::take(&mut self.batch_this_round) {
+        if !batch {
             self.pipeline.housekeeping(now);
         }
         self.shared.flows[self.worker % 64].store(self.pipeline.conntrack().len() as u64, Ordering::Relaxed);
