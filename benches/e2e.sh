@@ -119,16 +119,23 @@ trap 'exit 130' INT TERM
 # Writes a CPU mask for one CPU (hex, as rps_cpus wants).
 cpu_mask() { printf '%x' $((1 << $1)); }
 
+# Steers the receive work of interfaces in a namespace to RTR_CPU by RPS: rps_to_router NS DEV...
+rps_to_router() {
+	local ns="$1" dev
+	shift
+	for dev in "$@"; do
+		lab_exec "$ns" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
+	done
+}
+
 # --- the two labs ---------------------------------------------------------------------------------------
 use_lab k
 lab_up
 lab_kernel_router_iptables
 lab_sink_counters "$SINK_VERDICT"
 lab_direct_link
-for dev in lan1 lan2; do
-	lab_exec "$NS_RTR" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
-done
-lab_exec "$NS_INET" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/direct/queues/rx-0/rps_cpus"
+rps_to_router "$NS_RTR" lan1 lan2
+rps_to_router "$NS_INET" direct
 
 use_lab x
 lab_up
@@ -140,9 +147,7 @@ sed -e "s/^cores = .*/cores = [$RTR_CPU]/" -e 's/^strategy = .*/strategy = "nth"
 	"$ROOT/config/lab.toml" >"$RUN_DIR/mhrouter.toml"
 if [[ $MH_XDP_MODE == skb ]]; then
 	# Generic XDP runs where the skb is received: steer lan1/lan2's receive to RTR_CPU as for the kernel.
-	for dev in lan1 lan2; do
-		lab_exec "$NS_RTR" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
-	done
+	rps_to_router "$NS_RTR" lan1 lan2
 fi
 "$MHROUTER" check --config "$RUN_DIR/mhrouter.toml" >"$RUN_DIR/mhrouter-check.txt"
 
