@@ -90,6 +90,7 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
             let mut pc = XdpPortConfig::new(id as u16, &dev.name);
             pc.queue = w as u32;
             pc.mode = xdp_mode(dev.xdp_mode);
+            pc.copy_fill = plan.copy_fill;
             let port =
                 XdpPort::open(&umem, &mut pool, &pc).with_context(|| format!("opening {} queue {w}", dev.name))?;
             eprintln!("mhrouter: port {} queue {w}: AF_XDP bound in {} mode", dev.name, port.mode());
@@ -171,8 +172,8 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
                 for (id, s) in &report.ports {
                     let name = plan.devices.get(*id as usize).map_or("?", |d| d.name.as_str());
                     eprintln!(
-                        "mhrouter:   port {name}: rx {} tx {} tx_ring_full {} kernel_rx_dropped {} kernel_rx_ring_full {} kernel_fill_ring_empty {}",
-                        s.rx_frames, s.tx_frames, s.tx_ring_full, s.kernel_rx_dropped, s.kernel_rx_ring_full, s.kernel_fill_ring_empty
+                        "mhrouter:   port {name}: rx {} tx {} tx_ring_full {} kernel_rx_dropped {} kernel_rx_ring_full {} kernel_fill_ring_empty {} fill_lent_max {}",
+                        s.rx_frames, s.tx_frames, s.tx_ring_full, s.kernel_rx_dropped, s.kernel_rx_ring_full, s.kernel_fill_ring_empty, s.fill_lent_max
                     );
                 }
             }

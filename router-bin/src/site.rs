@@ -54,6 +54,8 @@ pub struct Plan {
     pub batch: usize,
     /// Empty rounds before a worker sleeps.
     pub idle_rounds: u32,
+    /// Frames lent to the fill ring of a copy-mode port.
+    pub copy_fill: u32,
 }
 
 /// Why a valid site could not be turned into a plan (limits of the dataplane, not config errors).
@@ -334,6 +336,7 @@ pub fn plan(site: &SiteConfig, mac_of: &dyn Fn(&str) -> [u8; 6], seed: u64) -> R
         cores: site.workers.cores.iter().map(|&c| c as usize).collect(),
         batch: site.workers.batch as usize,
         idle_rounds: site.workers.idle_rounds,
+        copy_fill: site.workers.copy_fill,
     })
 }
 
@@ -346,7 +349,8 @@ pub fn reload_check(running: &Plan, new: &Plan) -> Result<(), String> {
     if new.nat != running.nat {
         return Err("the NAT of an uplink (mode, address or port pool) changed: that needs a restart".into());
     }
-    if new.cores != running.cores || new.batch != running.batch || new.idle_rounds != running.idle_rounds {
+    let workers = |p: &Plan| (p.cores.clone(), p.batch, p.idle_rounds, p.copy_fill);
+    if workers(new) != workers(running) {
         return Err("the workers changed: that needs a restart".into());
     }
     router_core::pipeline::reload_compatible(&running.pipeline, &new.pipeline).map_err(|e| e.to_string())
@@ -439,5 +443,7 @@ mod tests {
         assert!(reload_check(&running, &plan_of(&pool)).unwrap_err().contains("NAT"));
         let spin = text.replace("batch = 64 ", "batch = 64\nidle_rounds = 2 ");
         assert!(reload_check(&running, &plan_of(&spin)).unwrap_err().contains("workers"));
+        let fill = text.replace("batch = 64 ", "batch = 64\ncopy_fill = 512 ");
+        assert!(reload_check(&running, &plan_of(&fill)).unwrap_err().contains("workers"));
     }
 }

@@ -131,7 +131,14 @@ fn write_all(s: &mut String, cfg: &SiteConfig) -> std::fmt::Result {
     )?;
     let cores: Vec<String> = cfg.workers.cores.iter().map(|c| c.to_string()).collect();
     let w = &cfg.workers;
-    writeln!(s, "workers: cores [{}], batch {}, idle rounds {}", cores.join(", "), w.batch, w.idle_rounds)?;
+    writeln!(
+        s,
+        "workers: cores [{}], batch {}, idle rounds {}, copy-mode fill {}",
+        cores.join(", "),
+        w.batch,
+        w.idle_rounds,
+        w.copy_fill
+    )?;
     if let Some(sock) = &cfg.status.socket {
         writeln!(s, "status: {}", sock.display())?;
     }

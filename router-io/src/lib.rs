@@ -26,4 +26,4 @@ pub use port::{Port, PortStats};
 pub use processor::{FrameProcessor, MacRewrite, PortPairForwarder};
 pub use shutdown::stop_on_signals;
 pub use worker::{Worker, WorkerConfig, WorkerCounters, WorkerReport};
-pub use xdp::{UmemConfig, XdpError, XdpMode, XdpPort, XdpPortConfig, XdpUmem};
+pub use xdp::{UmemConfig, XdpError, XdpMode, XdpPort, XdpPortConfig, XdpUmem, DEFAULT_COPY_FILL};

@@ -31,6 +31,8 @@ pub struct PortStats {
     pub tx_kicks: u64,
     /// Rounds in which the fill ring could not be topped up because the pool was empty.
     pub fill_starved: u64,
+    /// The most chunks lent to the kernel for receiving at once (a high-water mark; merged as the maximum).
+    pub fill_lent_max: u64,
     /// Frames the kernel dropped on receive (AF_XDP `rx_dropped`; 0 for other ports).
     pub kernel_rx_dropped: u64,
     /// Frames the kernel dropped because the rx ring was full.
@@ -51,6 +53,7 @@ impl PortStats {
         self.completions += other.completions;
         self.tx_kicks += other.tx_kicks;
         self.fill_starved += other.fill_starved;
+        self.fill_lent_max = self.fill_lent_max.max(other.fill_lent_max);
         self.kernel_rx_dropped += other.kernel_rx_dropped;
         self.kernel_rx_ring_full += other.kernel_rx_ring_full;
         self.kernel_fill_ring_empty += other.kernel_fill_ring_empty;

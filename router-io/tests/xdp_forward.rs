@@ -192,7 +192,8 @@ fn forward_through_af_xdp(tag: &str, mode: XdpMode, full: bool) {
             enter_netns(&m2)?;
             let (umem, mut pool): (XdpUmem, FramePool) =
                 XdpUmem::new(UmemConfig { frame_size: 2048, frame_count: 8192 }, 2048).map_err(|e| e.to_string())?;
-            let config = |id, ifname| XdpPortConfig { mode, ..XdpPortConfig::new(id, ifname) };
+            // A copy-mode port keeps only `copy_fill` chunks lent (not the default, to see it honoured).
+            let config = |id, ifname| XdpPortConfig { mode, copy_fill: COPY_FILL, ..XdpPortConfig::new(id, ifname) };
             let pa = XdpPort::open(&umem, &mut pool, &config(0, "xa")).map_err(|e| e.to_string())?;
             let pb = XdpPort::open(&umem, &mut pool, &config(1, "xb")).map_err(|e| e.to_string())?;
             if mode != XdpMode::Auto && (pa.mode() != mode || pb.mode() != mode) {
@@ -274,6 +275,17 @@ fn forward_through_af_xdp(tag: &str, mode: XdpMode, full: bool) {
     result.unwrap();
     assert!(report.counters.tx > 0);
     assert_eq!(report.ports.iter().map(|(_, s)| s.tx_realigned).sum::<u64>(), 0, "forwarding moved no bytes");
+    if !modes.contains(&XdpMode::ZeroCopy.to_string()) {
+        // veth has no zero-copy: every port is in a copy mode and lends at most COPY_FILL chunks (it lent the
+        // whole 2048-entry fill ring before).
+        for (id, s) in &report.ports {
+            assert!(
+                s.fill_lent_max > 0 && s.fill_lent_max <= u64::from(COPY_FILL),
+                "port {id} lent {}",
+                s.fill_lent_max
+            );
+        }
+    }
     if !full {
         // A handful of pings over thousands of rounds: the tx ring is kicked only when frames wait on it (it was
         // kicked every round, a syscall per port per round for nothing).
@@ -286,6 +298,9 @@ fn forward_through_af_xdp(tag: &str, mode: XdpMode, full: bool) {
         assert!(!std::path::Path::new(&format!("/var/run/netns/{n}")).exists(), "{n} left behind");
     }
 }
+
+/// `XdpPortConfig::copy_fill` in the forwarding tests.
+const COPY_FILL: u32 = 100;
 
 #[test]
 fn binding_to_a_missing_interface_reports_every_mode_tried() {

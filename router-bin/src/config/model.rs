@@ -372,6 +372,8 @@ pub struct Workers {
     pub batch: u16,
     /// Empty polling rounds before a worker sleeps until a port has frames.
     pub idle_rounds: u32,
+    /// Frames kept lent to the kernel for receiving on a port bound in copy mode.
+    pub copy_fill: u32,
 }
 
 /// `[status]`.

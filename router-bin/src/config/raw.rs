@@ -139,6 +139,7 @@ pub struct RawWorkers {
     pub cores: Option<Vec<i64>>,
     pub batch: Option<i64>,
     pub idle_rounds: Option<i64>,
+    pub copy_fill: Option<i64>,
 }
 
 /// `[status]`.

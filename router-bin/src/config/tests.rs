@@ -69,6 +69,7 @@ fn base_is_valid() {
     assert_eq!(cfg.conntrack.tcp_established, Duration::from_secs(7440));
     assert_eq!(cfg.workers.cores, vec![0]);
     assert_eq!(cfg.workers.idle_rounds, 64);
+    assert_eq!(cfg.workers.copy_fill, router_io::DEFAULT_COPY_FILL);
 }
 
 #[test]
@@ -196,6 +197,8 @@ fn bad_configs_are_rejected_by_key() {
         ("negative core", with("[workers]\ncores = [-1]"), &["workers.cores[0]"]),
         ("idle_rounds zero", with("[workers]\nidle_rounds = 0"), &["workers.idle_rounds", "1 to 1000000"]),
         ("idle_rounds as string", with("[workers]\nidle_rounds = \"2\""), &["workers.idle_rounds", "invalid type"]),
+        ("copy_fill below a batch", with("[workers]\ncopy_fill = 8"), &["workers.copy_fill", "16 to 2048"]),
+        ("copy_fill above the ring", with("[workers]\ncopy_fill = 4096"), &["workers.copy_fill", "16 to 2048"]),
         ("relative status socket", with("[status]\nsocket = \"mh.sock\""), &["status.socket", "absolute"]),
     ];
     assert!(cases.len() >= 30);
@@ -435,6 +438,7 @@ icmp = "30s"
 cores = [2, 3, 1]
 batch = 32
 idle_rounds = 4
+copy_fill = 512
 [status]
 socket = "/run/mh.sock"
 "#;
@@ -454,7 +458,7 @@ socket = "/run/mh.sock"
     assert_eq!(cfg.policies[3].ingress, Some(Ingress::Port(0)));
     assert_eq!(cfg.lans[0].v6.len(), 1);
     assert_eq!(cfg.workers.cores, vec![2, 3, 1]);
-    assert_eq!((cfg.workers.batch, cfg.workers.idle_rounds), (32, 4));
+    assert_eq!((cfg.workers.batch, cfg.workers.idle_rounds, cfg.workers.copy_fill), (32, 4, 512));
     assert_eq!(cfg.conntrack.udp, Duration::from_secs(60));
     assert_eq!(cfg.status.socket, Some(PathBuf::from("/run/mh.sock")));
     assert_eq!(cfg.vlan_tag(a.port), Some((832, 6)));

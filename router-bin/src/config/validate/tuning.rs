@@ -118,7 +118,16 @@ pub(super) fn workers(ctx: &mut Ctx, w: &RawWorkers) -> Workers {
             "idle_rounds is 1 to 1000000 empty polling rounds before the worker sleeps",
         )
         .unwrap_or(64);
-    Workers { cores, batch: batch as u16, idle_rounds: idle_rounds as u32 }
+    let copy_fill = ctx
+        .int(
+            &here,
+            "copy_fill",
+            w.copy_fill,
+            16..=2048,
+            "copy_fill is 16 to 2048 frames lent to the kernel for receiving (a port's fill ring holds 2048)",
+        )
+        .unwrap_or(i64::from(router_io::DEFAULT_COPY_FILL));
+    Workers { cores, batch: batch as u16, idle_rounds: idle_rounds as u32, copy_fill: copy_fill as u32 }
 }
 
 pub(super) fn status(ctx: &mut Ctx, s: &RawStatus) -> Status {
