@@ -4,21 +4,41 @@
 # marks NEW flows 1/2, `ip rule fwmark` -> one table per ISP, SNAT per uplink, rp_filter off), in the same
 # reference topology, with the same generator and the same cores, in one invocation.
 #
-#   sudo benches/e2e.sh                 # ROUNDS=2 WINDOW=10 FLOWS="1000 100000" GEN_CPU=0 RTR_CPU=1
+#   sudo benches/e2e.sh                 # ROUNDS=2 WINDOW=10 FLOWS="1000 100000" GEN_CPU=0 RTR_CPU=1 PEERS_CPU=0
+#   sudo GEN=trafgen PEERS_CPU=1 benches/e2e.sh   # the arrangement of runs A-V in benches/E2E.md
 #
 # Two labs are up side by side (per-run namespace suffixes -e2e<pid>k and -e2e<pid>x): in the first mh-rtr is
 # the kernel recipe, in the second it runs target/release/mhrouter. For each flow count the three
 # measurements run back to back (ceiling, kernel, mhrouter) so they see the same machine load:
-#   generator  trafgen (netsniff-ng, TX_RING) in mh-lan1, one process pinned to GEN_CPU, 64-byte frames
-#              (60 B + FCS on a wire) of UDP from LAN1 to 192.0.2.10:9; exactly 1000 flows (source ports
-#              1024..2023 from 198.18.1.2) or exactly 100000 flows (32 source addresses 198.18.1.2..33 times
-#              3125 source ports 1024..4148, both stepped per packet: lcm(32, 3125) = 100000), as fast as it can
+#   generator  64-byte frames (60 B + FCS on a wire) of UDP from LAN1 to 192.0.2.10:9 into mh-lan1's veth,
+#              pinned to GEN_CPU, as fast as it can; exactly 1000 flows (source ports 1024..2023 from
+#              198.18.1.2) or exactly 100000 flows (32 source addresses 198.18.1.2..33 times 3125 source ports
+#              1024..4148, both stepped per packet: lcm(32, 3125) = 100000)
+#              GEN=xdp (default): e2e-xdpgen, an XDP program run by BPF_PROG_RUN in live-frames mode (needs
+#              clang and libbpf-dev), which hands the frames to the veth peer as XDP frames, as a NIC's driver
+#              does: no skb for an XDP program (mhrouter), an skb built around the frame by the peer's NAPI for
+#              the stack (kernel, ceiling). The receiving veths (mh-rtr lan1 in both labs, mh-inet direct) then
+#              need NAPI: GRO is turned on for the kernel's and the ceiling's (it creates veth's NAPI; it merges
+#              no plain UDP) and, like mhrouter's, their NAPI is threaded and its kthread pinned (RTR_CPU for
+#              the routers, PEERS_CPU for the ceiling's sink), no RPS
+#              GEN=trafgen: trafgen (netsniff-ng, TX_RING). Its frames reach the peer as skbs, which veth copies
+#              into a fresh page before an XDP program can see them (a cost no NIC has, on mhrouter's side only);
+#              the receive work is steered by RPS (rps_cpus = RTR_CPU on mh-rtr lan1/lan2, PEERS_CPU on
+#              mh-inet direct)
+#   PEERS_CPU  where the lab's other parties do their receive work: the ISP namespaces' forwarding and mh-inet's
+#              sink (RPS on mh-isp1/mh-isp2 cust, or threaded NAPI with PEERS_VIA=napi). Default GEN_CPU: the
+#              router's CPU does the router's work only, as a router whose ISPs are other boxes; both routers
+#              then pay the hand-over to another CPU (RPS hash, backlog, IPI) on transmit. PEERS_CPU=RTR_CPU:
+#              the ISP and inet hops run on the router's CPU inside each router's transmit (runs A-V), which
+#              both pay and which dilutes the ratios. The generator then shares GEN_CPU with the peers: a
+#              router that forwards more leaves it less CPU, so a fast router may not be kept fully busy
+#              (the "router CPU busy" figure shows it)
 #   window     WINDOW seconds of steady state, after 1.5 s of warm-up (every flow created), packets counted
 #              at mh-inet by nft counters in prerouting (UDP to port 9 from each ISP's SNAT address)
 #   ceiling    the same generator into mh-inet over a router-less veth (mh-lan1:direct <-> mh-inet:direct),
-#              the sink's receive work steered to RTR_CPU by RPS, as the routed runs do with the sink
-#   kernel     RPS on mh-rtr lan1/lan2 (rps_cpus = RTR_CPU): forwarding, SNAT and everything downstream run in
-#              softirq on RTR_CPU (veth's receive path is netif_rx to the backlog of the steered CPU)
+#              the sink's receive work on PEERS_CPU like the routed runs' sink
+#   kernel     forwarding, conntrack and SNAT run on RTR_CPU (GEN=xdp: in lan1's NAPI kthread; trafgen: in
+#              softirq, veth's receive path being netif_rx to the backlog of the steered CPU)
 #   mhrouter   [workers] cores = [RTR_CPU]; lan1/lan2 put in threaded NAPI with the NAPI kthreads pinned to
 #              RTR_CPU, so the AF_XDP receive copy (veth is copy mode) also runs on RTR_CPU, not on the
 #              generator's CPU (set MH_THREADED_NAPI=0 to leave it in the sender's softirq). Those kthreads
@@ -26,16 +46,16 @@
 #              ([workers] idle_rounds): at equal priority the NAPI kthread copies every frame the generator
 #              offers (~4x what the worker can forward) and the AF_XDP ring drops most of them after the copy;
 #              below the worker, it runs when the worker has drained the ring and sleeps, and the surplus is
-#              dropped at the veth before any work (MH_NAPI_NICE=0 MH_IDLE_ROUNDS=64: the old behaviour)
+#              dropped at the veth before any work (MH_NAPI_NICE=0 MH_IDLE_ROUNDS=64: the old behaviour).
+#              MH_COPY_FILL=N sets [workers] copy_fill (frames lent to each fill ring; default mhrouter's)
 #   MH_XDP_MODE=skb  binds mhrouter's ports in generic XDP (RPS steers lan1/lan2 to RTR_CPU; no NAPI kthreads)
 #   SINK       drop (default): mh-inet counts the sink's packets in nft prerouting and drops them there;
-#              socket: they go on to a socat UDP socket, whose receive then shares RTR_CPU with the router
-#   GAP=T      paces the generator with a gap of T between packets (trafgen -t, e.g. 20us; sendto per
-#              packet, the real rate is set by nanosleep's resolution and shown as "offered") in every window:
-#              CPU cost at a low, equal-ish load meant to be below both routers' capacity (at full speed the
-#              kernel back-pressures trafgen through the TX_RING frames its skbs hold, while mhrouter's AF_XDP
-#              ring overflows and the receive copy of the frames it then drops is spent for nothing). trafgen's
-#              -b rate is not used: it sends each second's packets in one burst, which overflows both routers.
+#              socket: they go on to a socat UDP socket, whose receive then shares PEERS_CPU with the peers
+#   GAP=T      (GEN=trafgen only) paces the generator with a gap of T between packets (trafgen -t, e.g. 20us;
+#              sendto per packet, the real rate is set by nanosleep's resolution and shown as "offered") in
+#              every window: CPU cost at a low, equal-ish load meant to be below both routers' capacity.
+#              trafgen's -b rate is not used: it sends each second's packets in one burst, which overflows both
+#              routers. (e2e-xdpgen cannot pace: every BPF_PROG_RUN call costs ~20 ms of set-up here.)
 #   PERF=1     also profiles RTR_CPU with perf for 5 s of each routed window (perf-*.txt in the run directory;
 #              its overhead is in those windows' numbers, so profile in a separate invocation)
 #   iperf3     one TCP stream LAN1 -> 192.0.2.10 for WINDOW seconds through each router (client on GEN_CPU)
@@ -43,19 +63,21 @@
 #   S = delta(irq + softirq) of both CPUs from /proc/stat minus the idle background rate (measured before
 #       each round with no traffic); includes ksoftirqd; tick sampled (USER_HZ 100, CONFIG_HZ 250)
 #   P = router processes' own CPU (utime + stime from /proc/PID/stat): mhrouter (all threads) and the NAPI
-#       kthreads of lan1/lan2; nothing for the kernel
+#       kthreads of lan1/lan2; for the kernel (and the ceiling) with GEN=xdp the receiving veth's NAPI kthread,
+#       where forwarding then runs as system time; nothing with GEN=trafgen
 #   G = the ceiling run's S per packet delivered (generator transmit + sink receive), times packets delivered
 #   router CPU = S + P - G; the kernel config steals no CPU in any process. P's stime also holds softirq ticks
 #   that ran inside mhrouter's syscalls (its tx into veth runs the ISP/inet hops at bh-enable), so S + P counts
 #   those twice: the mhrouter number is an upper bound; "lo" = S + utime + NAPI threads - G is the lower bound.
 #   router CPU busy: RTR_CPU's own user+nice+system+irq+softirq ticks minus the ceiling run's per packet there
-#       (the sink's receive), per delivered packet: no double counting, but exact only when nothing else runs
-#       on RTR_CPU (a quiet machine); when both routers keep RTR_CPU fully busy it is about 1 / pps.
+#       (the sink's receive, when PEERS_CPU = RTR_CPU), per delivered packet: no double counting, but exact only
+#       when nothing else runs on RTR_CPU (a quiet machine); when a router keeps RTR_CPU fully busy it is about
+#       1 / pps. With the peers elsewhere it is the router's own CPU: the figure to judge the CPU target by.
 #   "busy" is the guidance's whole-machine user+nice+system+irq+softirq delta, shown only for reference: on a
 #   machine shared with other jobs it measures their load, not ours.
 # Targets (from the issue): mhrouter pps >= 1.5 x kernel pps, mhrouter CPU-s/Mpkt <= 0.5 x kernel's.
-# Safety: only mh-* namespaces with a per-run suffix, veth only, documented ranges; trafgen bounded by -n and
-# timeout; mhrouter by --for; everything torn down by a trap; only our own PIDs are signalled; the run holds
+# Safety: only mh-* namespaces with a per-run suffix, veth only, documented ranges; the generator bounded by a
+# packet count and a time (its own alarm and timeout); mhrouter by --for; everything torn down by a trap; only our own PIDs are signalled; the run holds
 # /run/mh-lab.lock so other lab runs do not load the machine meanwhile.
 set -euo pipefail
 
@@ -64,16 +86,23 @@ WINDOW="${WINDOW:-10}"
 FLOWS="${FLOWS:-1000 100000}"
 GEN_CPU="${GEN_CPU:-0}"
 RTR_CPU="${RTR_CPU:-1}"
+PEERS_CPU="${PEERS_CPU:-$GEN_CPU}"
+PEERS_VIA="${PEERS_VIA:-rps}"
+case "$PEERS_VIA" in rps | napi) ;; *) echo "e2e: PEERS_VIA is rps or napi" >&2; exit 2 ;; esac
 MH_XDP_MODE="${MH_XDP_MODE:-auto}"
 MH_THREADED_NAPI="${MH_THREADED_NAPI:-1}"
 MH_NAPI_NICE="${MH_NAPI_NICE:-19}"
 MH_IDLE_ROUNDS="${MH_IDLE_ROUNDS:-2}"
+MH_COPY_FILL="${MH_COPY_FILL:-}" # [workers] copy_fill; empty: mhrouter's default
 [[ $MH_XDP_MODE == skb ]] && MH_THREADED_NAPI=0 # no NAPI instance without a native XDP program
 IPERF="${IPERF:-1}"
 SINK="${SINK:-drop}"
+GEN="${GEN:-xdp}"
+case "$GEN" in trafgen | xdp) ;; *) echo "e2e: GEN is trafgen or xdp" >&2; exit 2 ;; esac
+[[ $GEN == xdp && -n ${GAP:-} ]] && { echo "e2e: GAP needs GEN=trafgen" >&2; exit 2; }
 case "$SINK" in drop) SINK_VERDICT=drop ;; socket) SINK_VERDICT="" ;; *) echo "e2e: SINK is drop or socket" >&2; exit 2 ;; esac
 WARMUP=1.5
-MAX_PACKETS=200000000 # trafgen's count bound; the timeout ends it first
+MAX_PACKETS=200000000 # the generator's count bound; the timeout ends it first
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -82,9 +111,13 @@ BASE_SUFFIX="-e2e$$"
 RUN_DIR="$(mktemp -d /tmp/mh-e2e.XXXXXX)"
 
 [[ $(id -u) == 0 ]] || { echo "e2e: run as root" >&2; exit 2; }
-for tool in trafgen iptables iperf3 taskset nft; do
+for tool in iptables iperf3 taskset nft ethtool $([[ $GEN == xdp ]] && echo clang cc || echo trafgen); do
 	command -v "$tool" >/dev/null || { echo "e2e: $tool missing (see lab/DEPS)" >&2; exit 2; }
 done
+if [[ $GEN == xdp && ! -r /usr/include/bpf/libbpf.h ]]; then
+	echo "e2e: GEN=xdp needs libbpf-dev (see lab/DEPS)" >&2
+	exit 2
+fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 	(cd "$ROOT" && cargo build -q --release -p router-bin)
 fi
@@ -119,14 +152,58 @@ trap 'exit 130' INT TERM
 # Writes a CPU mask for one CPU (hex, as rps_cpus wants).
 cpu_mask() { printf '%x' $((1 << $1)); }
 
-# Steers the receive work of interfaces in a namespace to RTR_CPU by RPS: rps_to_router NS DEV...
-rps_to_router() {
-	local ns="$1" dev
+# PIDs of the NAPI kthreads (threaded NAPI, "napi/<dev>-<id>") of the given devices created after the given
+# list of existing napi threads (so another run's threads are never touched): new_napi_pids BEFORE DEV...
+new_napi_pids() {
+	local before="$1" pid comm dev
 	shift
+	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+		comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || continue
+		grep -qxF "$pid" <<<"$before" && continue
+		for dev in "$@"; do
+			[[ $comm == napi/$dev-* ]] && echo "$pid"
+		done
+	done
+	true
+}
+all_napi_pids() {
+	local pid
+	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+		[[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == napi/* ]] && echo "$pid"
+	done
+	true
+}
+
+# Steers the receive work of interfaces in a namespace to a CPU by RPS: rps_to CPU NS DEV...
+rps_to() {
+	local cpu="$1" ns="$2" dev
+	shift 2
 	for dev in "$@"; do
-		lab_exec "$ns" sh -c "echo $(cpu_mask "$RTR_CPU") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
+		lab_exec "$ns" sh -c "echo $(cpu_mask "$cpu") > /sys/class/net/$dev/queues/rx-0/rps_cpus"
 	done
 }
+
+# Puts a receiving veth's NAPI on a CPU for XDP frames (GEN=xdp): GRO on (veth creates its NAPI for it),
+# threaded, the kthread pinned to CPU, no RPS. Sets NAPI_PIDS to the kthreads. napi_to CPU NS DEV...
+napi_to() {
+	local cpu="$1" ns="$2" dev before pid
+	shift 2
+	NAPI_PIDS=""
+	for dev in "$@"; do
+		before="$(all_napi_pids)"
+		lab_exec "$ns" ethtool -K "$dev" gro on
+		lab_exec "$ns" sh -c "echo 1 > /sys/class/net/$dev/threaded; echo 0 > /sys/class/net/$dev/queues/rx-0/rps_cpus"
+		sleep 0.2
+		for pid in $(new_napi_pids "$before" "$dev"); do
+			taskset -pc "$cpu" "$pid" >/dev/null
+			NAPI_PIDS+="$pid "
+		done
+		[[ -n $NAPI_PIDS ]] || { echo "e2e: no NAPI thread for $dev" >&2; exit 1; }
+	done
+}
+# The kernel recipe's and the ceiling's receive kthreads (GEN=xdp): their CPU is counted like mhrouter's.
+K_NAPI=""
+C_NAPI=""
 
 # --- the two labs ---------------------------------------------------------------------------------------
 use_lab k
@@ -134,8 +211,19 @@ lab_up
 lab_kernel_router_iptables
 lab_sink_counters "$SINK_VERDICT"
 lab_direct_link
-rps_to_router "$NS_RTR" lan1 lan2
-rps_to_router "$NS_INET" direct
+if [[ $GEN == xdp ]]; then
+	napi_to "$RTR_CPU" "$NS_RTR" lan1
+	K_NAPI="$NAPI_PIDS"
+	napi_to "$PEERS_CPU" "$NS_INET" direct
+	C_NAPI="$NAPI_PIDS"
+else
+	rps_to "$RTR_CPU" "$NS_RTR" lan1 lan2
+	rps_to "$PEERS_CPU" "$NS_INET" direct
+fi
+if [[ $PEERS_CPU != "$RTR_CPU" ]]; then
+	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP1" cust
+	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP2" cust
+fi
 
 use_lab x
 lab_up
@@ -143,11 +231,16 @@ lab_sink_counters "$SINK_VERDICT"
 # The router's config: config/lab.toml with the worker on RTR_CPU and per-flow nth balancing (the recipe's).
 sed -e "s/^cores = .*/cores = [$RTR_CPU]/" -e 's/^strategy = .*/strategy = "nth"/' \
 	-e 's/^granularity = .*/granularity = "flow"/' -e '/^xdp_mode = /d' \
-	-e "s/^device = .*/&\nxdp_mode = \"$MH_XDP_MODE\"/" -e "s/^batch = .*/&\nidle_rounds = $MH_IDLE_ROUNDS/" \
+	-e "s/^device = .*/&\nxdp_mode = \"$MH_XDP_MODE\"/" \
+	-e "s/^batch = .*/&\nidle_rounds = $MH_IDLE_ROUNDS${MH_COPY_FILL:+\ncopy_fill = $MH_COPY_FILL}/" \
 	"$ROOT/config/lab.toml" >"$RUN_DIR/mhrouter.toml"
 if [[ $MH_XDP_MODE == skb ]]; then
 	# Generic XDP runs where the skb is received: steer lan1/lan2's receive to RTR_CPU as for the kernel.
-	rps_to_router "$NS_RTR" lan1 lan2
+	rps_to "$RTR_CPU" "$NS_RTR" lan1 lan2
+fi
+if [[ $PEERS_CPU != "$RTR_CPU" ]]; then
+	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP1" cust
+	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP2" cust
 fi
 "$MHROUTER" check --config "$RUN_DIR/mhrouter.toml" >"$RUN_DIR/mhrouter-check.txt"
 
@@ -156,6 +249,10 @@ fi
 # preload shim gives its AF_PACKET socket a 64 MiB buffer (see e2e-sndbuf.c). Drops at the receiver come back
 # as ENOBUFS, which trafgen ignores; mh-lan1's eth0 stays noqueue as the lab makes it.
 cc -O2 -shared -fPIC -o "$RUN_DIR/sndbuf.so" "$HERE/e2e-sndbuf.c" -ldl
+if [[ $GEN == xdp ]]; then
+	clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$HERE/e2e-xdpgen.bpf.c" -o "$RUN_DIR/xdpgen.bpf.o"
+	cc -O2 -Wall -o "$RUN_DIR/xdpgen" "$HERE/e2e-xdpgen.c" -lbpf
+fi
 
 # --- traffic ----------------------------------------------------------------------------------------------
 # trafgen config: trafgen_cfg FILE DST_MAC SRC_MAC SRC_NET FLOWS (SRC_NET: the first three octets)
@@ -198,24 +295,6 @@ proc_ticks() {
 	echo "$u $s"
 }
 
-# PIDs of the NAPI kthreads of lab x's mh-rtr lan1/lan2 (threaded NAPI): "napi/<dev>-<id>" created after
-# the given list of existing napi threads (so another run's threads are never touched).
-napi_pids() {
-	local before="$1" pid comm
-	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-		comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || continue
-		[[ $comm == napi/lan1-* || $comm == napi/lan2-* ]] || continue
-		grep -qxF "$pid" <<<"$before" && continue
-		echo "$pid"
-	done
-}
-all_napi_pids() {
-	local pid
-	for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-		[[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == napi/* ]] && echo "$pid"
-	done
-	true
-}
 
 # Frames the generator's interface handed on (tx_packets) plus those the veth dropped at the receiver
 # (tx_dropped: backlog or XDP ring full): what trafgen offered.
@@ -254,8 +333,17 @@ window() {
 		"$([[ $gdev == direct ]] && echo 198.18.3 || echo 198.18.1)" "$flows"
 	local dur
 	dur=$(awk -v w="$WINDOW" -v u="$WARMUP" 'BEGIN { printf "%d", w + u + 3 }')
-	ip netns exec "$NS_LAN1" timeout "$dur" env LD_PRELOAD="$RUN_DIR/sndbuf.so" taskset -c "$GEN_CPU" \
-		trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${GAP:+-t "$GAP"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
+	if [[ $GEN == xdp ]]; then
+		local net addrs ports
+		net="$([[ $gdev == direct ]] && echo 198.18.3 || echo 198.18.1)"
+		case $flows in 1000) addrs=1 ports=1000 ;; 100000) addrs=32 ports=3125 ;; esac
+		ip netns exec "$NS_LAN1" timeout "$((dur + 2))" taskset -c "$GEN_CPU" "$RUN_DIR/xdpgen" "$RUN_DIR/xdpgen.bpf.o" "$gdev" \
+			"$(lab_mac "${!dns}" "$ddev")" "$(lab_mac "$NS_LAN1" "$gdev")" "$net.2" "$addrs" 1024 "$ports" "$INET_ADDR" 9 \
+			"$dur" "$MAX_PACKETS" >"$RUN_DIR/xdpgen-$name-$flows.log" 2>&1 9>&- &
+	else
+		ip netns exec "$NS_LAN1" timeout "$dur" env LD_PRELOAD="$RUN_DIR/sndbuf.so" taskset -c "$GEN_CPU" \
+			trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${GAP:+-t "$GAP"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
+	fi
 	local gen=$!
 	sleep "$WARMUP"
 	local t0 c0 p0 s0 tx0 t1 c1 p1 s1 tx1 e0 e1 n0 n1 sq0 sq1 rb0 rb1
@@ -322,7 +410,7 @@ start_mhrouter() {
 		local dev
 		for dev in lan1 lan2; do lab_exec "$NS_RTR" sh -c "echo 1 > /sys/class/net/$dev/threaded"; done
 		sleep 0.2
-		MH_NAPI="$(napi_pids "$before" | tr '\n' ' ')"
+		MH_NAPI="$(new_napi_pids "$before" lan1 lan2 | tr '\n' ' ')"
 		[[ -n $MH_NAPI ]] || { echo "e2e: no NAPI threads for lan1/lan2 found" >&2; exit 1; }
 		local pid
 		for pid in $MH_NAPI; do taskset -pc "$RTR_CPU" "$pid" >/dev/null; done
@@ -346,16 +434,20 @@ except Exception: print("fail")'
 declare -A R
 {
 	echo "e2e: $(date -u +%FT%TZ) kernel $(uname -r), $(nproc) CPUs, generator on CPU $GEN_CPU, router on CPU $RTR_CPU, window ${WINDOW}s"
-	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), xdp_mode $MH_XDP_MODE, threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI (nice $MH_NAPI_NICE), idle_rounds $MH_IDLE_ROUNDS, generator gap: ${GAP:-none (full speed)}, sink: $SINK"
+	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), xdp_mode $MH_XDP_MODE, threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI (nice $MH_NAPI_NICE), idle_rounds $MH_IDLE_ROUNDS, copy_fill ${MH_COPY_FILL:-default}, generator $GEN, ISP/inet hops on CPU $PEERS_CPU${PEERS_VIA:+ (by $PEERS_VIA)}, gap: ${GAP:-none (full speed)}, sink: $SINK"
 } | tee "$RUN_DIR/summary"
 
 for ROUND in $(seq "$ROUNDS"); do
 	BG_SIRQ=$(background)
 	for flows in $FLOWS; do
 		load0="$(cut -d' ' -f1-3 /proc/loadavg)"
-		window ceiling k direct NS_INET direct "$flows" direct
+		# shellcheck disable=SC2086
+		window ceiling k direct NS_INET direct "$flows" direct $C_NAPI
+		R[ceil_p]=$(awk -v u="$W_PU" -v s="$W_PS" 'BEGIN { print u + s }')
 		R[ceil_pps]=$W_PPS R[ceil_rbusy]=$W_RBUSY R[ceil_sirq]=$W_SIRQ R[ceil_pkts]=$W_PKTS R[ceil_dt]=$W_DT R[ceil_sent]=$W_SENT_PPS
-		window kernel k eth0 NS_RTR lan1 "$flows" isp
+		# shellcheck disable=SC2086
+		window kernel k eth0 NS_RTR lan1 "$flows" isp $K_NAPI
+		R[k_p]=$(awk -v u="$W_PU" -v s="$W_PS" 'BEGIN { print u + s }')
 		R[k_cpu]="$W_SIRQ_CPU"
 		R[k_pps]=$W_PPS R[k_rbusy]=$W_RBUSY R[k_sirq]=$W_SIRQ R[k_pkts]=$W_PKTS R[k_dt]=$W_DT R[k_sent]=$W_SENT_PPS R[k_drops]="$W_DROPS"
 		R[k_i1]=$(use_lab k; lab_sink_packets isp1) R[k_i2]=$(use_lab k; lab_sink_packets isp2)
@@ -375,15 +467,17 @@ for ROUND in $(seq "$ROUNDS"); do
 			flows, rnd, bg, l0, l1 = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
 			R = {k: float(v) for k, v in dict(
 			    ceil_pps="${R[ceil_pps]}", ceil_sirq="${R[ceil_sirq]}", ceil_pkts="${R[ceil_pkts]}", ceil_dt="${R[ceil_dt]}",
-			    ceil_sent="${R[ceil_sent]}",
+			    ceil_sent="${R[ceil_sent]}", ceil_p="${R[ceil_p]}", k_p="${R[k_p]}",
 			    k_pps="${R[k_pps]}", k_sirq="${R[k_sirq]}", k_pkts="${R[k_pkts]}", k_dt="${R[k_dt]}", k_sent="${R[k_sent]}",
 			    x_pps="${R[x_pps]}", x_sirq="${R[x_sirq]}", x_pkts="${R[x_pkts]}", x_dt="${R[x_dt]}", x_sent="${R[x_sent]}",
 			    x_pu="${R[x_pu]}", x_ps="${R[x_ps]}", x_napi="${R[x_napi]}",
 			    ceil_rbusy="${R[ceil_rbusy]}", k_rbusy="${R[k_rbusy]}", x_rbusy="${R[x_rbusy]}").items()}
 			def s(sirq, dt): return max(sirq - bg * dt, 0.0)
-			g = s(R["ceil_sirq"], R["ceil_dt"]) / max(R["ceil_pkts"], 1)     # CPU-s per packet, generator + sink
+			# CPU-s per packet, generator + sink (+ the sink link's NAPI kthread with GEN=xdp)
+			g = (s(R["ceil_sirq"], R["ceil_dt"]) + R["ceil_p"]) / max(R["ceil_pkts"], 1)
 			def per_m(cpu, pkts): return cpu / (pkts / 1e6) if pkts > 0 else float("nan")
-			k_cpu = s(R["k_sirq"], R["k_dt"]) - g * R["k_pkts"]
+			# softirq (+ the recipe's NAPI kthread with GEN=xdp: forwarding then runs in it, as system time)
+			k_cpu = s(R["k_sirq"], R["k_dt"]) + R["k_p"] - g * R["k_pkts"]
 			x_s = s(R["x_sirq"], R["x_dt"]) - g * R["x_pkts"]
 			x_hi = x_s + R["x_pu"] + R["x_ps"]                  # softirq + mhrouter + NAPI threads
 			x_lo = x_s + R["x_pu"] + R["x_napi"]                # softirq + mhrouter user + NAPI threads
@@ -392,7 +486,8 @@ for ROUND in $(seq "$ROUNDS"); do
 			print(f"\nround {rnd}, {flows} flows, {R['x_dt']:.1f} s windows, load average {l0} -> {l1}")
 			print(f"  {'':22}{'pps delivered':>14}{'offered pps':>14}{'CPU-s/Mpkt':>12}   notes")
 			print(f"  {'generator ceiling':22}{R['ceil_pps']:>14,.0f}{R['ceil_sent']:>14,.0f}{'':>12}   G = {g*1e6:.2f} CPU-s/Mpkt (gen tx + sink rx softirq)")
-			print(f"  {'kernel (iptables)':22}{R['k_pps']:>14,.0f}{R['k_sent']:>14,.0f}{k_m:>12.2f}   softirq {R['k_sirq']:.2f} s")
+			print(f"  {'kernel (iptables)':22}{R['k_pps']:>14,.0f}{R['k_sent']:>14,.0f}{k_m:>12.2f}   softirq {R['k_sirq']:.2f} s"
+			      + (f", NAPI kthread {R['k_p']:.2f} s" if R["k_p"] else ""))
 			print(f"  {'mhrouter':22}{R['x_pps']:>14,.0f}{R['x_sent']:>14,.0f}{x_m:>12.2f}   softirq {R['x_sirq']:.2f} s, mhrouter user {R['x_pu']:.2f} s,"
 			      f" sys {R['x_ps'] - R['x_napi']:.2f} s, NAPI kthreads {R['x_napi']:.2f} s; lower bound {per_m(x_lo, R['x_pkts']):.2f};"
 			      f" processes alone {per_m(R['x_pu'] + R['x_ps'], R['x_pkts']):.2f}")
