@@ -273,9 +273,10 @@ cpu_ticks() {
 		END { print t[2], t[3], t[4], t[5], t[6], t[7], t[8] }' /proc/stat
 }
 
-# Busy ticks of RTR_CPU alone: user + nice + system + irq + softirq.
+# Busy ticks of RTR_CPU alone (user + nice + system + irq + softirq), then its steal ticks (time the hypervisor
+# ran something else on that vCPU: neither busy nor idle for us).
 rtr_busy() {
-	awk -v r="cpu$RTR_CPU" '$1 == r { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+	awk -v r="cpu$RTR_CPU" '$1 == r { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat
 }
 
 # irq + softirq ticks of GEN_CPU and of RTR_CPU.
@@ -372,13 +373,14 @@ window() {
 		busy = (b[1] - a[1] + b[2] - a[2] + b[3] - a[3] + b[6] - a[6] + b[7] - a[7]) / 100
 		printf "%.3f %.0f %.0f %.2f %.2f %.2f %.2f\n", dt, (s1 - s0) / dt, (x1 - x0) / dt, sirq, busy, (q[1] - p[1]) / 100, (q[2] - p[2]) / 100 }')
 	W_PKTS=$((s1 - s0))
-	W_RBUSY=$(awk -v a="$rb0" -v b="$rb1" 'BEGIN { printf "%.2f", (b - a) / 100 }')
+	read -r W_RBUSY W_STEAL < <(awk -v a="$rb0" -v b="$rb1" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		printf "%.2f %.2f\n", (y[1] - x[1]) / 100, (y[2] - x[2]) / 100 }')
 	W_SIRQ_CPU=$(awk -v g="cpu$GEN_CPU" -v r="cpu$RTR_CPU" -v a="$sq0" -v b="$sq1" 'BEGIN {
 		split(a, x, " "); split(b, y, " "); printf "%s %.2f s, %s %.2f s", g, (y[1] - x[1]) / 100, r, (y[2] - x[2]) / 100 }')
 	W_NAPI=$(awk -v a="$n0" -v b="$n1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.2f", (y[1] - x[1] + y[2] - x[2]) / 100 }')
 	W_DROPS=$(awk -v a="$e0" -v b="$e1" 'BEGIN { n = split(a, x, " "); split(b, y, " "); s = ""
 		for (i = 1; i <= n; i += 2) s = s x[i] "=" (y[i + 1] - x[i + 1]) " "; print s }')
-	echo "$ROUND $name $flows dt=$W_DT delivered=$W_PKTS pps=$W_PPS sent_pps=$W_SENT_PPS sirq_s=$W_SIRQ busy_s=$W_BUSY rtr_cpu_busy_s=$W_RBUSY proc_user_s=$W_PU proc_sys_s=$W_PS napi_s=$W_NAPI sirq_by_cpu: $W_SIRQ_CPU; drops: $W_DROPS bg_sirq_per_s=$BG_SIRQ load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$RUN_DIR/raw"
+	echo "$ROUND $name $flows dt=$W_DT delivered=$W_PKTS pps=$W_PPS sent_pps=$W_SENT_PPS sirq_s=$W_SIRQ busy_s=$W_BUSY rtr_cpu_busy_s=$W_RBUSY rtr_cpu_steal_s=$W_STEAL proc_user_s=$W_PU proc_sys_s=$W_PS napi_s=$W_NAPI sirq_by_cpu: $W_SIRQ_CPU; drops: $W_DROPS bg_sirq_per_s=$BG_SIRQ load=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >>"$RUN_DIR/raw"
 }
 
 # Idle background of irq+softirq on the two CPUs (ticks/s as CPU-s per s), no traffic, 3 s.
@@ -449,11 +451,13 @@ for ROUND in $(seq "$ROUNDS"); do
 		window kernel k eth0 NS_RTR lan1 "$flows" isp $K_NAPI
 		R[k_p]=$(awk -v u="$W_PU" -v s="$W_PS" 'BEGIN { print u + s }')
 		R[k_cpu]="$W_SIRQ_CPU"
+		k_steal=$W_STEAL
 		R[k_pps]=$W_PPS R[k_rbusy]=$W_RBUSY R[k_sirq]=$W_SIRQ R[k_pkts]=$W_PKTS R[k_dt]=$W_DT R[k_sent]=$W_SENT_PPS R[k_drops]="$W_DROPS"
 		R[k_i1]=$(use_lab k; lab_sink_packets isp1) R[k_i2]=$(use_lab k; lab_sink_packets isp2)
 		start_mhrouter "$RUN_DIR/mhrouter-r$ROUND-$flows.log" "$(awk -v w="$WINDOW" 'BEGIN { printf "%ds", w + 10 }')"
 		# shellcheck disable=SC2086
 		window mhrouter x eth0 NS_RTR lan1 "$flows" isp "$mh_pid" $MH_NAPI
+		R[x_steal]=$W_STEAL R[k_steal]=$k_steal
 		R[x_pps]=$W_PPS R[x_rbusy]=$W_RBUSY R[x_sirq]=$W_SIRQ R[x_pkts]=$W_PKTS R[x_dt]=$W_DT R[x_sent]=$W_SENT_PPS
 		R[x_cpu]="$W_SIRQ_CPU"
 		R[x_pu]=$W_PU R[x_ps]=$W_PS R[x_napi]=$W_NAPI R[x_drops]="$W_DROPS"
@@ -502,6 +506,7 @@ for ROUND in $(seq "$ROUNDS"); do
 		EOF
 		echo "  uplink split at mh-inet (isp1/isp2 totals): kernel ${R[k_i1]}/${R[k_i2]}, mhrouter ${R[x_i1]}/${R[x_i2]}" | tee -a "$RUN_DIR/summary"
 		echo "  irq+softirq by CPU: kernel ${R[k_cpu]}; mhrouter ${R[x_cpu]}" | tee -a "$RUN_DIR/summary"
+		echo "  router CPU $RTR_CPU in the window: kernel busy ${R[k_rbusy]} s, steal ${R[k_steal]} s; mhrouter busy ${R[x_rbusy]} s, steal ${R[x_steal]} s (of ${R[x_dt]} s; below it, the generator and the peers did not keep the router busy)" | tee -a "$RUN_DIR/summary"
 		echo "  drops in the window: kernel: ${R[k_drops]}; mhrouter: ${R[x_drops]}" | tee -a "$RUN_DIR/summary"
 		echo "  mhrouter exit counters: $rx_drops" | tee -a "$RUN_DIR/summary"
 	done
