@@ -24,7 +24,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use benches::lab::{self, Batch, FlowSpec, Picker, Templates, Uplinks, WarmRouter, BATCH};
+use benches::lab::{Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hashbrown::HashMap;
 use router_core::flow::FlowKey;
@@ -40,9 +40,6 @@ const SEED: u64 = 0x666c_6f77;
 
 /// (label, flows, conntrack capacity): the capacity is what a deployment sized for that load would configure.
 const SIZES: [(&str, usize, u32); 3] = [("1k", 1_000, 16_384), ("100k", 100_000, 262_144), ("1m", 1_000_000, 1 << 20)];
-
-/// New flows between two rebuilds of the `newflow` router.
-const NEW_FLOWS_PER_ROUTER: usize = 32_768;
 
 fn timed<T>(what: &str, build: impl FnOnce() -> T) -> T {
     let start = Instant::now();
@@ -118,59 +115,8 @@ fn bench_fast(c: &mut Criterion, name: &str, label: &str, r: &mut WarmRouter, wi
     group.finish();
 }
 
-/// The `newflow` router between rounds of new flows: one router for the whole benchmark, its tables warm.
-struct NewFlowRouter {
-    r: WarmRouter,
-    warm: Templates,
-    stream: Templates,
-    next: usize,
-    round: u64,
-    now: router_core::time::Instant,
-}
-
-impl NewFlowRouter {
-    fn new() -> Self {
-        let r = WarmRouter::new(1_000, 65_536, Uplinks::Balanced, SEED);
-        let warm = Templates::new(&r.flows, FlowSpec::data_frame);
-        let stream = Templates::new(&lab::new_flows(NEW_FLOWS_PER_ROUTER, SEED, &r.flows), FlowSpec::opening_frame);
-        NewFlowRouter { r, warm, stream, next: 0, round: 0, now: lab::NOW }
-    }
-
-    /// Outside the timed section: 400 s later, every flow of the last round (unreplied: 120 s, SYN sent:
-    /// 240 s) and its uplink affinity (300 s) has expired; sweep them all out (releasing their NAT ports,
-    /// whose 120 s quarantine is over by the next round), keep gateways and the 1k warm flows fresh (at
-    /// +200 s and +400 s: their UDP flows live 300 s), and draw the next stream of new flows. The tables keep
-    /// the pages earlier rounds touched, as in a router that has been running for a while; a freshly built
-    /// router would pay first-touch page faults of its reserved tables instead (~0.08 per new flow, measured
-    /// with the profile example).
-    fn next_round(&mut self, batch: &mut Batch) {
-        self.round += 1;
-        for step in 0..2 {
-            self.now = self.now + Duration::from_secs(200);
-            let p = &mut self.r.pipeline;
-            if step == 1 {
-                for _ in 0..=p.conntrack().capacity() / 64 {
-                    p.housekeeping(self.now);
-                }
-                assert_eq!(p.conntrack().len(), 1_000, "only the warm flows are left");
-            }
-            router_core::testkit::warm(p, self.now);
-            // Every warm flow (the last batch wraps around to the first flows).
-            let n = self.warm.len();
-            for first in (0..n).step_by(BATCH) {
-                let picks: [u32; BATCH] = core::array::from_fn(|i| ((first + i) % n) as u32);
-                batch.fill(&self.warm, &picks);
-                batch.process_at(p, LAN1, self.now);
-            }
-        }
-        let flows = lab::new_flows(NEW_FLOWS_PER_ROUTER, SEED ^ self.round, &self.r.flows);
-        self.stream = Templates::new(&flows, FlowSpec::opening_frame);
-        self.next = 0;
-    }
-}
-
 fn bench_newflow(c: &mut Criterion) {
-    let mut st = NewFlowRouter::new();
+    let mut st = NewFlowRouter::new(SEED);
     let mut batch = Batch::default();
     {
         // Once, outside the measurement: a batch of the stream takes the slow path and is forwarded.

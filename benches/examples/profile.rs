@@ -1,12 +1,15 @@
 //! A fixed amount of one pipeline workload, for profilers (`valgrind --tool=callgrind`, `perf record`):
 //! `cargo run -p benches --release --example profile -- <fastpath|vlan|newflow> <flows> <batches>`.
+//! `cargo run -p benches --release --example profile -- newflow-steady <rounds> <batches>`: the `newflow`
+//! benchmark's router ([`NewFlowRouter`]) after `rounds` rounds of 32,768 new flows, then `batches` (at most 512)
+//! batches of the next round, in `steady_batches` (callgrind: `--toggle-collect='*steady_batches*'`).
 //! Setup is the same as the criterion benchmark's; only the loop after "measuring" matters in a profile.
 //! `MH_QUICK_PATH=0` turns the pipeline's quick path off (the general parse and fast path for every frame), for
 //! before/after comparisons in one build.
 
 use std::hint::black_box;
 
-use benches::lab::{self, Batch, FlowSpec, Picker, Templates, Uplinks, WarmRouter, BATCH};
+use benches::lab::{self, Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
 use router_core::testkit::LAN1;
 
 /// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`),
@@ -19,6 +22,9 @@ fn main() {
     let what = args.get(1).map_or("fastpath", String::as_str);
     let flows: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let batches: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    if what == "newflow-steady" {
+        return steady(flows, batches);
+    }
     let capacity = (flows as u32 * 2).next_power_of_two().max(16_384);
     let uplinks = if what == "vlan" { Uplinks::Isp1Only } else { Uplinks::Balanced };
     let mut r = WarmRouter::new(flows, capacity.max(65_536), uplinks, 0x666c_6f77);
@@ -59,4 +65,36 @@ fn minor_faults() -> u64 {
     // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     after.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
+}
+
+/// `newflow-steady`: `rounds` whole rounds untimed, then `batches` batches of new flows timed.
+fn steady(rounds: usize, batches: usize) {
+    let mut st = NewFlowRouter::new(0x666c_6f77);
+    let mut batch = Batch::default();
+    for _ in 0..rounds {
+        while st.next + BATCH <= st.stream.len() {
+            let picks: [u32; BATCH] = core::array::from_fn(|i| (st.next + i) as u32);
+            batch.fill(&st.stream, &picks);
+            black_box(batch.process_at(&mut st.r.pipeline, LAN1, st.now));
+            st.next += BATCH;
+        }
+        st.next_round(&mut batch);
+    }
+    let batches = batches.min(st.stream.len() / BATCH);
+    eprintln!("measuring newflow after {rounds} rounds: {batches} batches");
+    let start = std::time::Instant::now();
+    steady_batches(&mut st, &mut batch, batches);
+    let ns = start.elapsed().as_nanos() as f64 / (batches * BATCH) as f64;
+    eprintln!("{ns:.1} ns per new flow (loop only, copy included; one run, not a statistic)");
+    assert_eq!(st.r.pipeline.stats().drops.total(), 0, "{:?}", st.r.pipeline.stats().drops);
+}
+
+#[inline(never)]
+fn steady_batches(st: &mut NewFlowRouter, batch: &mut Batch, batches: usize) {
+    for _ in 0..batches {
+        let picks: [u32; BATCH] = core::array::from_fn(|i| (st.next + i) as u32);
+        batch.fill(&st.stream, &picks);
+        black_box(batch.process_at(&mut st.r.pipeline, LAN1, st.now));
+        st.next += BATCH;
+    }
 }
