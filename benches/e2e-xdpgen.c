@@ -65,16 +65,24 @@ int main(int argc, char **argv)
 	struct in_addr src, dst;
 	struct config cfg = {0};
 	char *e1, *e2, *e3, *e4, *e5, *e6;
-	cfg.addrs = strtoul(argv[6], &e1, 10);
-	cfg.base_port = strtoul(argv[7], &e2, 10);
-	cfg.ports = strtoul(argv[8], &e3, 10);
+	unsigned long addrs = strtoul(argv[6], &e1, 10);
+	unsigned long base_port = strtoul(argv[7], &e2, 10);
+	unsigned long ports = strtoul(argv[8], &e3, 10);
 	unsigned long dport = strtoul(argv[10], &e4, 10);
 	double seconds = strtod(argv[11], &e5);
 	unsigned long long max_packets = strtoull(argv[12], &e6, 10);
+	// Digits only (strtoul would take "-1"), and every value within its field.
+	for (int i = 6; i <= 12; i++)
+		if (i != 9 && (argv[i][0] < '0' || argv[i][0] > '9'))
+			usage();
 	if (parse_mac(argv[3], eth->h_dest) || parse_mac(argv[4], eth->h_source) || inet_pton(AF_INET, argv[5], &src) != 1 ||
-	    inet_pton(AF_INET, argv[9], &dst) != 1 || *e1 || *e2 || *e3 || *e4 || *e5 || *e6 || cfg.addrs == 0 ||
-	    cfg.ports == 0 || cfg.base_port + cfg.ports > 65536 || dport > 65535 || seconds <= 0 || seconds > 3600 || max_packets == 0 || max_packets > UINT32_MAX)
+	    inet_pton(AF_INET, argv[9], &dst) != 1 || *e1 || *e2 || *e3 || *e4 || *e5 || *e6 || addrs == 0 ||
+	    addrs > 65536 || ports == 0 || base_port > 65535 || base_port + ports > 65536 || dport > 65535 ||
+	    !(seconds > 0 && seconds <= 3600) || max_packets == 0 || max_packets > UINT32_MAX)
 		usage();
+	cfg.addrs = addrs;
+	cfg.base_port = base_port;
+	cfg.ports = ports;
 	cfg.base_addr = ntohl(src.s_addr);
 	unsigned ifindex = if_nametoindex(ifname);
 	if (!ifindex) {
@@ -140,9 +148,11 @@ int main(int argc, char **argv)
 	struct itimerval it = {.it_value = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e6)}};
 	const double start = now_s();
 	setitimer(ITIMER_REAL, &it, NULL);
+	// Batches of 256 (the most live-frames mode takes) also size the run's page pool ring at 256: frames a
+	// receiver frees on another core come back through it, and whatever does not fit costs a fresh page.
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = sizeof(frame), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = (unsigned)max_packets, .flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-		    .batch_size = 64);
+		    .batch_size = 256);
 	int err = bpf_prog_test_run_opts(prog, &opts);
 	if (err && !(err == -EINTR && stop)) {
 		fprintf(stderr, "e2e-xdpgen: BPF_PROG_RUN: %s\n", strerror(-err));
