@@ -120,12 +120,9 @@ fn bench_newflow(c: &mut Criterion) {
     let mut batch = Batch::default();
     {
         // Once, outside the measurement: a batch of the stream takes the slow path and is forwarded.
-        let picks: [u32; BATCH] = core::array::from_fn(|i| i as u32);
-        batch.fill(&st.stream, &picks);
-        let v = batch.process(&mut st.r.pipeline, LAN1);
+        let v = st.send_batch(&mut batch);
         assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "new flows: {v:?}");
         assert_eq!(st.r.pipeline.stats().new_flows, 1_000 + BATCH as u64);
-        st.next = BATCH;
     }
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -134,17 +131,14 @@ fn bench_newflow(c: &mut Criterion) {
             let mut elapsed = Duration::ZERO;
             let mut left = iters;
             while left > 0 {
-                if st.next + BATCH > st.stream.len() {
+                if st.batches_left() == 0 {
                     st.next_round(&mut batch);
                 }
-                let run = left.min(((st.stream.len() - st.next) / BATCH) as u64);
+                let run = left.min(st.batches_left() as u64);
                 let created = st.r.pipeline.stats().new_flows;
                 let start = Instant::now();
                 for _ in 0..run {
-                    let picks: [u32; BATCH] = core::array::from_fn(|i| (st.next + i) as u32);
-                    batch.fill(&st.stream, &picks);
-                    black_box(batch.process_at(&mut st.r.pipeline, LAN1, st.now));
-                    st.next += BATCH;
+                    black_box(st.send_batch(&mut batch));
                 }
                 elapsed += start.elapsed();
                 let created = st.r.pipeline.stats().new_flows - created;

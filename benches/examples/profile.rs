@@ -72,15 +72,12 @@ fn steady(rounds: usize, batches: usize) {
     let mut st = NewFlowRouter::new(0x666c_6f77);
     let mut batch = Batch::default();
     for _ in 0..rounds {
-        while st.next + BATCH <= st.stream.len() {
-            let picks: [u32; BATCH] = core::array::from_fn(|i| (st.next + i) as u32);
-            batch.fill(&st.stream, &picks);
-            black_box(batch.process_at(&mut st.r.pipeline, LAN1, st.now));
-            st.next += BATCH;
+        while st.batches_left() > 0 {
+            black_box(st.send_batch(&mut batch));
         }
         st.next_round(&mut batch);
     }
-    let batches = batches.min(st.stream.len() / BATCH);
+    let batches = batches.min(st.batches_left());
     eprintln!("measuring newflow after {rounds} rounds: {batches} batches");
     let start = std::time::Instant::now();
     steady_batches(&mut st, &mut batch, batches);
@@ -92,9 +89,6 @@ fn steady(rounds: usize, batches: usize) {
 #[inline(never)]
 fn steady_batches(st: &mut NewFlowRouter, batch: &mut Batch, batches: usize) {
     for _ in 0..batches {
-        let picks: [u32; BATCH] = core::array::from_fn(|i| (st.next + i) as u32);
-        batch.fill(&st.stream, &picks);
-        black_box(batch.process_at(&mut st.r.pipeline, LAN1, st.now));
-        st.next += BATCH;
+        black_box(st.send_batch(batch));
     }
 }

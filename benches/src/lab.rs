@@ -392,9 +392,9 @@ pub struct NewFlowRouter {
     pub r: WarmRouter,
     warm: Templates,
     /// This round's never-seen flows, in order.
-    pub stream: Templates,
+    stream: Templates,
     /// The next flow of `stream` to send.
-    pub next: usize,
+    next: usize,
     /// Rounds done.
     pub round: u64,
     /// The router's clock.
@@ -409,6 +409,21 @@ impl NewFlowRouter {
         let warm = Templates::new(&r.flows, FlowSpec::data_frame);
         let stream = Templates::new(&new_flows(NEW_FLOWS_PER_ROUND, seed, &r.flows), FlowSpec::opening_frame);
         NewFlowRouter { r, warm, stream, next: 0, round: 0, now: NOW, seed }
+    }
+
+    /// Whole batches of this round's stream not sent yet.
+    pub fn batches_left(&self) -> usize {
+        (self.stream.len() - self.next) / BATCH
+    }
+
+    /// Sends the stream's next batch of never-seen flows through the router at its clock (the caller checks
+    /// [`Self::batches_left`]); returns the verdicts.
+    #[inline]
+    pub fn send_batch<'b>(&mut self, batch: &'b mut Batch) -> &'b [Verdict; BATCH] {
+        let picks: [u32; BATCH] = core::array::from_fn(|i| (self.next + i) as u32);
+        batch.fill(&self.stream, &picks);
+        self.next += BATCH;
+        batch.process_at(&mut self.r.pipeline, LAN1, self.now)
     }
 
     /// Outside the timed section: 400 s later, every flow of the last round (unreplied: 120 s, SYN sent:
