@@ -183,24 +183,39 @@ rps_to() {
 	done
 }
 
-# Puts a receiving veth's NAPI on a CPU for XDP frames (GEN=xdp): GRO on (veth creates its NAPI for it),
-# threaded, the kthread pinned to CPU, no RPS. Sets NAPI_PIDS to the kthreads. napi_to CPU NS DEV...
-napi_to() {
-	local cpu="$1" ns="$2" dev before pid
-	shift 2
-	NAPI_PIDS=""
-	for dev in "$@"; do
-		before="$(all_napi_pids)"
-		lab_exec "$ns" ethtool -K "$dev" gro on
-		lab_exec "$ns" sh -c "echo 1 > /sys/class/net/$dev/threaded; echo 0 > /sys/class/net/$dev/queues/rx-0/rps_cpus"
-		sleep 0.2
-		for pid in $(new_napi_pids "$before" "$dev"); do
-			taskset -pc "$cpu" "$pid" >/dev/null
-			NAPI_PIDS+="$pid "
-		done
-		[[ -n $NAPI_PIDS ]] || { echo "e2e: no NAPI thread for $dev" >&2; exit 1; }
-	done
+# Switches the NAPI of devices in a namespace to kthreads and pins them to a CPU; sets NAPI_PIDS to the
+# kthreads that are not in BEFORE (the napi threads that existed before their NAPI did).
+# thread_napi BEFORE CPU NS DEV...
+thread_napi() {
+	local before="$1" cpu="$2" ns="$3" dev pid
+	shift 3
+	for dev in "$@"; do lab_exec "$ns" sh -c "echo 1 > /sys/class/net/$dev/threaded"; done
+	sleep 0.2
+	NAPI_PIDS="$(new_napi_pids "$before" "$@" | tr '\n' ' ')"
+	[[ -n $NAPI_PIDS ]] || { echo "e2e: no NAPI threads for $* found" >&2; exit 1; }
+	for pid in $NAPI_PIDS; do taskset -pc "$cpu" "$pid" >/dev/null; done
 }
+
+# Puts a receiving veth's NAPI on a CPU for XDP frames (GEN=xdp): GRO on (veth creates its NAPI for it), no
+# RPS, threaded, the kthread pinned to CPU. Sets NAPI_PIDS to the kthreads. napi_to CPU NS DEV...
+napi_to() {
+	local cpu="$1" ns="$2" dev before
+	shift 2
+	before="$(all_napi_pids)"
+	for dev in "$@"; do
+		lab_exec "$ns" ethtool -K "$dev" gro on
+		lab_exec "$ns" sh -c "echo 0 > /sys/class/net/$dev/queues/rx-0/rps_cpus"
+	done
+	thread_napi "$before" "$cpu" "$ns" "$@"
+}
+# Moves the ISPs' receive work (and so the inet hop behind it) to PEERS_CPU, unless that is the router's CPU.
+peers_off_router() {
+	if [[ $PEERS_CPU != "$RTR_CPU" ]]; then
+		"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP1" cust
+		"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP2" cust
+	fi
+}
+
 # The kernel recipe's and the ceiling's receive kthreads (GEN=xdp): their CPU is counted like mhrouter's.
 K_NAPI=""
 C_NAPI=""
@@ -220,10 +235,7 @@ else
 	rps_to "$RTR_CPU" "$NS_RTR" lan1 lan2
 	rps_to "$PEERS_CPU" "$NS_INET" direct
 fi
-if [[ $PEERS_CPU != "$RTR_CPU" ]]; then
-	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP1" cust
-	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP2" cust
-fi
+peers_off_router
 
 use_lab x
 lab_up
@@ -238,10 +250,7 @@ if [[ $MH_XDP_MODE == skb ]]; then
 	# Generic XDP runs where the skb is received: steer lan1/lan2's receive to RTR_CPU as for the kernel.
 	rps_to "$RTR_CPU" "$NS_RTR" lan1 lan2
 fi
-if [[ $PEERS_CPU != "$RTR_CPU" ]]; then
-	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP1" cust
-	"${PEERS_VIA}_to" "$PEERS_CPU" "$NS_ISP2" cust
-fi
+peers_off_router
 "$MHROUTER" check --config "$RUN_DIR/mhrouter.toml" >"$RUN_DIR/mhrouter-check.txt"
 
 # trafgen dies on EAGAIN from its TX_RING flush, which its socket's default send buffer returns as soon as
@@ -255,14 +264,22 @@ if [[ $GEN == xdp ]]; then
 fi
 
 # --- traffic ----------------------------------------------------------------------------------------------
-# trafgen config: trafgen_cfg FILE DST_MAC SRC_MAC SRC_NET FLOWS (SRC_NET: the first three octets)
-trafgen_cfg() {
-	local file="$1" dmac="$2" smac="$3" net="$4" flows="$5" ip udp
-	case $flows in
-	1000) ip="sa=$net.2" udp="sp=dinc(1024, 2023)" ;;
-	100000) ip="sa=$net.2, sa[3]=dinc(2, 33)" udp="sp=dinc(1024, 4148)" ;;
+# The flows of a flow count, as "ADDRS PORTS": ADDRS source addresses from .2 times PORTS source ports from 1024,
+# both stepped per packet (coprime, so every pair comes up).
+flow_layout() {
+	case $1 in
+	1000) echo "1 1000" ;;
+	100000) echo "32 3125" ;;
 	*) echo "e2e: FLOWS must be 1000 or 100000" >&2; exit 2 ;;
 	esac
+}
+
+# trafgen config: trafgen_cfg FILE DST_MAC SRC_MAC SRC_NET ADDRS PORTS (SRC_NET: the first three octets)
+trafgen_cfg() {
+	local file="$1" dmac="$2" smac="$3" net="$4" addrs="$5" ports="$6" ip udp
+	ip="sa=$net.2"
+	((addrs == 1)) || ip+=", sa[3]=dinc(2, $((addrs + 1)))"
+	udp="sp=dinc(1024, $((1024 + ports - 1)))"
 	# 14 + 20 + 8 + 22 = 64 bytes; trafgen recomputes the IPv4 and UDP checksums for the dynamic fields.
 	echo "{ eth(da=$dmac, sa=$smac), ipv4($ip, da=$INET_ADDR, ttl=64, df), udp($udp, dp=9), fill(0x00, 22) }" >"$file"
 }
@@ -329,19 +346,18 @@ window() {
 	local name="$1" lab="$2" gdev="$3" dns="$4" ddev="$5" flows="$6" sink="$7"
 	shift 7
 	use_lab "$lab"
-	local cfg="$RUN_DIR/$name-$flows.cfg"
-	trafgen_cfg "$cfg" "$(lab_mac "${!dns}" "$ddev")" "$(lab_mac "$NS_LAN1" "$gdev")" \
-		"$([[ $gdev == direct ]] && echo 198.18.3 || echo 198.18.1)" "$flows"
-	local dur
+	local cfg="$RUN_DIR/$name-$flows.cfg" dmac smac net layout addrs ports dur
+	dmac="$(lab_mac "${!dns}" "$ddev")" smac="$(lab_mac "$NS_LAN1" "$gdev")"
+	net="$([[ $gdev == direct ]] && echo 198.18.3 || echo 198.18.1)"
+	layout="$(flow_layout "$flows")"
+	read -r addrs ports <<<"$layout"
 	dur=$(awk -v w="$WINDOW" -v u="$WARMUP" 'BEGIN { printf "%d", w + u + 3 }')
 	if [[ $GEN == xdp ]]; then
-		local net addrs ports
-		net="$([[ $gdev == direct ]] && echo 198.18.3 || echo 198.18.1)"
-		case $flows in 1000) addrs=1 ports=1000 ;; 100000) addrs=32 ports=3125 ;; esac
 		ip netns exec "$NS_LAN1" timeout "$((dur + 2))" taskset -c "$GEN_CPU" "$RUN_DIR/xdpgen" "$RUN_DIR/xdpgen.bpf.o" "$gdev" \
-			"$(lab_mac "${!dns}" "$ddev")" "$(lab_mac "$NS_LAN1" "$gdev")" "$net.2" "$addrs" 1024 "$ports" "$INET_ADDR" 9 \
+			"$dmac" "$smac" "$net.2" "$addrs" 1024 "$ports" "$INET_ADDR" 9 \
 			"$dur" "$MAX_PACKETS" >"$RUN_DIR/xdpgen-$name-$flows.log" 2>&1 9>&- &
 	else
+		trafgen_cfg "$cfg" "$dmac" "$smac" "$net" "$addrs" "$ports"
 		ip netns exec "$NS_LAN1" timeout "$dur" env LD_PRELOAD="$RUN_DIR/sndbuf.so" taskset -c "$GEN_CPU" \
 			trafgen -o "$gdev" -i "$cfg" -P 1 --no-sock-mem -Q ${GAP:+-t "$GAP"} -n "$MAX_PACKETS" >"$RUN_DIR/trafgen-$name-$flows.log" 2>&1 9>&- &
 	fi
@@ -409,13 +425,8 @@ start_mhrouter() {
 	MH_NAPI=""
 	if [[ $MH_THREADED_NAPI == 1 ]]; then
 		# veth has NAPI instances only while an XDP program is attached: switch them to threads now.
-		local dev
-		for dev in lan1 lan2; do lab_exec "$NS_RTR" sh -c "echo 1 > /sys/class/net/$dev/threaded"; done
-		sleep 0.2
-		MH_NAPI="$(new_napi_pids "$before" lan1 lan2 | tr '\n' ' ')"
-		[[ -n $MH_NAPI ]] || { echo "e2e: no NAPI threads for lan1/lan2 found" >&2; exit 1; }
-		local pid
-		for pid in $MH_NAPI; do taskset -pc "$RTR_CPU" "$pid" >/dev/null; done
+		thread_napi "$before" "$RTR_CPU" "$NS_RTR" lan1 lan2
+		MH_NAPI="$NAPI_PIDS"
 		renice -n "$MH_NAPI_NICE" -p $MH_NAPI >/dev/null
 	fi
 }
