@@ -1,24 +1,38 @@
-//! Which uplink each recently seen socket or host was given: a fixed-capacity table with CLOCK eviction.
+//! Which uplink each recently seen socket or host was given: a fixed-size, set-associative table.
 //!
-//! Entries sit in a slab in insertion order around a clock hand; an index (`HashTable<u32>` of slab positions)
-//! finds them. When the slab is full, a new entry takes the place of the first one under the hand that has
-//! expired or has not been used again since the hand last passed (second chance); the hand looks at no more than
-//! [`MAX_STEPS`] entries, then evicts the one it stands on. A full table therefore costs O(1) per insertion
-//! whatever its size or how many entries are live, and what it forgets first is what was used least recently
-//! (approximately: CLOCK is LRU's usual O(1) stand-in).
+//! The key's hash picks one set of [`WAYS`] entries, 128 bytes aligned to 128 (a pair of adjacent cache lines,
+//! which x86 and arm64 cores fetch together); the entry is one of those ways or nowhere. Lookup, insertion and
+//! eviction touch that set and nothing else, so a full table costs what an empty one costs: one random access
+//! per new flow, never a walk or a second index to keep in step.
+//!
+//! An entry is 16 bytes: the time its choice binds until, and a tag holding the key's 64-bit keyed hash less its
+//! low 7 bits, a used bit and the uplink. The key itself is not kept, so two keys whose hashes agree in those 57
+//! bits would share an entry: about once in 2^54 lookups of a full set, and all it would do is give a new
+//! socket the uplink another one was given. That is what lets 8 ways fit in one pair of lines.
+//!
+//! A set keeps its entries in order of last use, the most recent first: a use moves an entry to the front, a
+//! new entry goes in front and pushes the least recently used one out of a full set (and since every use binds
+//! an entry for the same timeout, an expired entry is always behind every live one). The price is that eviction
+//! is per set, not over the whole table: a set can give up a live entry while another set still has room. With
+//! sets of 8 that stays rare while the table is at most half full (about 1 % of entries given up early for
+//! random keys; a test holds it to 1.5 %), so the default size is twice the live sockets a worker is expected to
+//! see; [`AffinityTable::evicted_live`] counts what is given up.
 
-use hashbrown::HashTable;
-
-use super::UplinkId;
+use super::{UplinkId, MAX_UPLINKS};
 use crate::flow::FlowAddr;
 use crate::mix::{fold_mul, keys};
 use crate::time::Instant;
 
-/// Most entries the hand examines for one insertion into a full table.
-pub(crate) const MAX_STEPS: usize = 8;
+/// Entries per set.
+pub(crate) const WAYS: usize = 8;
+
+/// The tag's bits that hold the uplink; the next one up marks a used way; the rest are the hash's.
+const UPLINK_BITS: u64 = MAX_UPLINKS as u64 - 1;
+const USED: u64 = MAX_UPLINKS as u64;
+const HASH_BITS: u64 = !(USED | UPLINK_BITS);
 
 /// What an affinity is kept for: a socket (address, port, protocol) or a host (port and protocol 0), per zone
-/// and candidate group.
+/// and candidate group. Only its hash is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct AffinityKey {
     pub(crate) src: FlowAddr,
@@ -31,24 +45,43 @@ pub(crate) struct AffinityKey {
 /// One remembered choice.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Affinity {
-    pub(crate) key: AffinityKey,
-    pub(crate) uplink: UplinkId,
-    /// Set when the choice is used again; the hand clears it once instead of evicting the entry.
-    referenced: bool,
+    /// The key's hash (bits of [`HASH_BITS`]), [`USED`], the uplink; 0 in a free way.
+    tag: u64,
     /// The choice binds until then.
     pub(crate) until: Instant,
 }
 
+impl Affinity {
+    /// A free way.
+    const FREE: Affinity = Affinity { tag: 0, until: Instant::ZERO };
+
+    /// The uplink chosen.
+    #[inline]
+    pub(crate) fn uplink(&self) -> UplinkId {
+        UplinkId((self.tag & UPLINK_BITS) as u8)
+    }
+
+    #[inline]
+    fn used(&self) -> bool {
+        self.tag & USED != 0
+    }
+}
+
+/// The ways of one set, most recently used first, then the free ones; on a 128-byte boundary so that they fill
+/// one pair of lines.
+#[derive(Clone, Copy)]
+#[repr(C, align(128))]
+struct Set([Affinity; WAYS]);
+
+const _: () = assert!(core::mem::size_of::<Set>() == 128);
+
 /// The table of one worker's selector.
 pub(crate) struct AffinityTable {
-    capacity: usize,
-    entries: Vec<Affinity>,
-    index: HashTable<u32>,
-    hand: usize,
+    sets: Vec<Set>,
     hasher: KeyHasher,
-    /// Entries the hand has examined (for tests: stays within `MAX_STEPS` per insertion).
-    pub(crate) visited: u64,
-    /// Entries evicted before they expired because the table was full (a counter worth exporting).
+    /// Entries held.
+    len: usize,
+    /// Entries evicted before they expired because their set was full (a counter worth exporting).
     pub(crate) evicted_live: u64,
 }
 
@@ -73,17 +106,13 @@ impl KeyHasher {
 }
 
 impl AffinityTable {
-    /// An empty table for at most `capacity` entries, its keys hashed with `seed`.
+    /// An empty table for `capacity` entries (rounded up to whole sets), its keys hashed with `seed`. A table of
+    /// capacity 0 remembers nothing.
     pub(crate) fn new(capacity: usize, seed: u64) -> Self {
-        // Reserved up to 2^20 entries; a larger configured capacity grows on demand, as before.
-        let reserve = capacity.min(1 << 20);
         AffinityTable {
-            capacity,
-            entries: Vec::with_capacity(reserve),
-            index: HashTable::with_capacity(reserve),
-            hand: 0,
+            sets: vec![Set([Affinity::FREE; WAYS]); capacity.div_ceil(WAYS)],
             hasher: KeyHasher::new(seed),
-            visited: 0,
+            len: 0,
             evicted_live: 0,
         }
     }
@@ -91,13 +120,19 @@ impl AffinityTable {
     /// Entries held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.len
+    }
+
+    /// Entries the table can hold.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.sets.len() * WAYS
     }
 
     /// Every entry, in no particular order.
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Affinity> {
-        self.entries.iter()
+        self.sets.iter().flat_map(|s| s.0.iter()).filter(|e| e.used())
     }
 
     /// The table's hash of `k`, for [`find`](Self::find) and [`insert`](Self::insert).
@@ -106,79 +141,50 @@ impl AffinityTable {
         self.hasher.hash(k)
     }
 
-    /// The position of `k`'s entry, if it has one (expired or not).
+    /// The set of `hash`: its high bits scaled to the number of sets (which need not be a power of two).
     #[inline]
-    pub(crate) fn find(&self, hash: u64, k: &AffinityKey) -> Option<usize> {
-        let entries = &self.entries;
-        self.index.find(hash, |&i| entries[i as usize].key == *k).map(|&i| i as usize)
+    fn set_of(&self, hash: u64) -> usize {
+        ((u128::from(hash) * self.sets.len() as u128) >> 64) as usize
+    }
+
+    /// The position of the entry of the key `hash` is the [`hash`](Self::hash) of, if it has one (expired or
+    /// not). Used ways come first in a set, so the scan stops at the first free one.
+    #[inline]
+    pub(crate) fn find(&self, hash: u64) -> Option<usize> {
+        let s = self.set_of(hash);
+        let set = &self.sets.get(s)?.0;
+        let tag = hash & HASH_BITS | USED;
+        set.iter().take_while(|e| e.used()).position(|e| e.tag & !UPLINK_BITS == tag).map(|w| s * WAYS + w)
     }
 
     /// The entry at `pos` (from [`find`](Self::find)).
     #[inline]
     pub(crate) fn get(&self, pos: usize) -> &Affinity {
-        &self.entries[pos]
+        &self.sets[pos / WAYS].0[pos % WAYS]
     }
 
-    /// Binds the entry at `pos` (from [`find`](Self::find)) to `uplink` until `until`, marking it used.
+    /// Binds the entry at `pos` (from [`find`](Self::find)) to `uplink` until `until`, and moves it to the front
+    /// of its set (positions found before are stale after this).
     #[inline]
     pub(crate) fn refresh(&mut self, pos: usize, uplink: UplinkId, until: Instant) {
-        let e = &mut self.entries[pos];
-        e.uplink = uplink;
-        e.until = until;
-        e.referenced = true;
+        let set = &mut self.sets[pos / WAYS].0[..=pos % WAYS];
+        set.rotate_right(1);
+        set[0] = Affinity { tag: set[0].tag & !UPLINK_BITS | u64::from(uplink.0) & UPLINK_BITS, until };
     }
 
-    /// Adds `k` (which has no entry; `hash` is [`hash`](Self::hash) of it), evicting one entry if the table is
-    /// full. A table of capacity 0 remembers nothing.
+    /// Adds the key `hash` is the [`hash`](Self::hash) of (which has no entry) at the front of its set, pushing
+    /// out the set's least recently used entry if the set is full.
     #[inline]
-    pub(crate) fn insert(&mut self, now: Instant, hash: u64, k: AffinityKey, uplink: UplinkId, until: Instant) {
-        let new = Affinity { key: k, uplink, referenced: false, until };
-        if self.entries.len() < self.capacity {
-            let pos = self.entries.len() as u32;
-            self.entries.push(new);
-            let (entries, hasher) = (&self.entries, self.hasher);
-            self.index.insert_unique(hash, pos, |&i| hasher.hash(&entries[i as usize].key));
-            return;
+    pub(crate) fn insert(&mut self, now: Instant, hash: u64, uplink: UplinkId, until: Instant) {
+        let s = self.set_of(hash);
+        let Some(Set(set)) = self.sets.get_mut(s) else { return };
+        let last = &set[WAYS - 1];
+        if !last.used() {
+            self.len += 1;
+        } else if last.until > now {
+            self.evicted_live += 1;
         }
-        if self.capacity > 0 {
-            self.replace(now, hash, new);
-        }
-    }
-
-    /// [`insert`](Self::insert) into a full table: the new entry takes the place of the hand's victim.
-    fn replace(&mut self, now: Instant, hash: u64, new: Affinity) {
-        let hasher = self.hasher;
-        let rehash = |entries: &[Affinity], i: u32| hasher.hash(&entries[i as usize].key);
-        let victim = self.victim(now);
-        let old = self.entries[victim].key;
-        let old_hash = self.hash(&old);
-        if let Ok(e) = self.index.find_entry(old_hash, |&i| i as usize == victim) {
-            e.remove();
-        }
-        self.entries[victim] = new;
-        let entries = &self.entries;
-        self.index.insert_unique(hash, victim as u32, |&i| rehash(entries, i));
-        self.hand = (victim + 1) % self.entries.len();
-    }
-
-    /// The entry a full table gives up: the first under the hand that has expired or has not been used since the
-    /// hand last passed it, within `MAX_STEPS`; else the one the hand stops on.
-    fn victim(&mut self, now: Instant) -> usize {
-        let n = self.entries.len();
-        for _ in 0..MAX_STEPS {
-            self.visited += 1;
-            let e = &mut self.entries[self.hand];
-            if e.until <= now {
-                return self.hand;
-            }
-            if !e.referenced {
-                self.evicted_live += 1;
-                return self.hand;
-            }
-            e.referenced = false;
-            self.hand = (self.hand + 1) % n;
-        }
-        self.evicted_live += 1;
-        self.hand
+        set.rotate_right(1);
+        set[0] = Affinity { tag: hash & HASH_BITS | USED | u64::from(uplink.0) & UPLINK_BITS, until };
     }
 }

@@ -109,7 +109,8 @@ pub struct BalanceConfig {
     pub granularity: Granularity,
     /// How long a socket or host stays bound to its uplink after its last new flow.
     pub affinity_timeout: Duration,
-    /// Most remembered sockets or hosts.
+    /// Most remembered sockets or hosts: the size of the affinity table (32 bytes an entry, rounded up to sets
+    /// of 8). Eviction is per set, so a table stays free of early evictions while at most about half full.
     pub affinity_capacity: usize,
     /// Seed of the random strategy and of hashing.
     pub seed: u64,
@@ -121,7 +122,8 @@ impl Default for BalanceConfig {
             strategy: Strategy::default(),
             granularity: Granularity::default(),
             affinity_timeout: Duration::from_secs(300),
-            affinity_capacity: 65_536,
+            // 65,536 live sockets or hosts per worker in 4 MiB.
+            affinity_capacity: 131_072,
             seed: 0x5eed_6d68_7274,
         }
     }
@@ -198,7 +200,7 @@ impl Selector {
         // One hash and one probe of the affinity table serve the lookup and the update.
         let (hash, pos) = if sticky {
             let hash = self.affinity.hash(&akey);
-            (hash, self.affinity.find(hash, &akey))
+            (hash, self.affinity.find(hash))
         } else {
             (0, None)
         };
@@ -207,13 +209,13 @@ impl Selector {
         if eligibles <= 1 {
             // A lone live uplink is still remembered, so the socket or host stays there when others return.
             if sticky {
-                self.remember(now, hash, pos, akey, first, until);
+                self.remember(now, hash, pos, first, until);
             }
             return Some(first);
         }
         if let Some(p) = pos {
             let a = self.affinity.get(p);
-            let u = a.uplink;
+            let u = a.uplink();
             if a.until > now && cands.iter().filter(eligible).any(|c| c.uplink == u) {
                 self.affinity.refresh(p, u, until);
                 return Some(u);
@@ -231,22 +233,22 @@ impl Selector {
             }
         };
         if sticky {
-            self.remember(now, hash, pos, akey, chosen, until);
+            self.remember(now, hash, pos, chosen, until);
         }
         Some(chosen)
     }
 
-    /// Binds `k` (found at `pos`, hashed to `hash`) to `u` until `until`; a new entry may evict the least
-    /// recently used one of a full table (see [`affinity`]).
+    /// Binds the key hashed to `hash` (found at `pos`) to `u` until `until`; a new entry may evict the least
+    /// recently used one of a full set (see [`affinity`]).
     #[inline]
-    fn remember(&mut self, now: Instant, hash: u64, pos: Option<usize>, k: AffinityKey, u: UplinkId, until: Instant) {
+    fn remember(&mut self, now: Instant, hash: u64, pos: Option<usize>, u: UplinkId, until: Instant) {
         match pos {
             Some(p) => self.affinity.refresh(p, u, until),
-            None => self.affinity.insert(now, hash, k, u, until),
+            None => self.affinity.insert(now, hash, u, until),
         }
     }
 
-    /// Remembered sockets or hosts evicted before their timeout because the affinity table was full.
+    /// Remembered sockets or hosts evicted before their timeout because their set of the affinity table was full.
     pub fn affinity_evictions(&self) -> u64 {
         self.affinity.evicted_live
     }
