@@ -109,7 +109,7 @@ pub struct BalanceConfig {
     pub granularity: Granularity,
     /// How long a socket or host stays bound to its uplink after its last new flow.
     pub affinity_timeout: Duration,
-    /// Most remembered sockets or hosts: the size of the affinity table (32 bytes an entry, rounded up to sets
+    /// Most remembered sockets or hosts: the size of the affinity table (16 bytes an entry, rounded up to sets
     /// of 8). Eviction is per set, so a table stays free of early evictions while at most about half full.
     pub affinity_capacity: usize,
     /// Seed of the random strategy and of hashing.
@@ -122,7 +122,7 @@ impl Default for BalanceConfig {
             strategy: Strategy::default(),
             granularity: Granularity::default(),
             affinity_timeout: Duration::from_secs(300),
-            // 65,536 live sockets or hosts per worker in 4 MiB.
+            // 65,536 live sockets or hosts per worker in 2 MiB.
             affinity_capacity: 131_072,
             seed: 0x5eed_6d68_7274,
         }
