@@ -21,6 +21,9 @@ use router_core::uplink::{Candidate, UplinkId};
 use router_core::wire;
 use router_nat::{NatMode, Slice, Snat, UplinkNat};
 
+/// The pipeline as mhrouter's workers run it: SNAT, and prefetching with the CPU's instruction.
+pub type LabPipeline = Pipeline<Snat, router_io::CpuPrefetch>;
+
 use crate::SplitMix64;
 
 /// TCP PSH flag.
@@ -193,7 +196,7 @@ pub fn lab_config(capacity: u32, uplinks: Uplinks) -> PipelineConfig {
 
 /// Pushes `frames` (port, bytes) through `p` in batches and hands each result (verdict, frame as it left) to
 /// `out`, in order.
-pub fn push_all(p: &mut Pipeline<Snat>, frames: &[(PortId, Vec<u8>)], mut out: impl FnMut(usize, Verdict, &[u8])) {
+pub fn push_all(p: &mut LabPipeline, frames: &[(PortId, Vec<u8>)], mut out: impl FnMut(usize, Verdict, &[u8])) {
     let mut bufs = vec![0u8; BATCH * 2048];
     let mut verdicts = [Verdict::Consumed; BATCH];
     for (c, chunk) in frames.chunks(BATCH).enumerate() {
@@ -216,7 +219,7 @@ pub fn push_all(p: &mut Pipeline<Snat>, frames: &[(PortId, Vec<u8>)], mut out: i
 
 /// Opens `flows` through `p` as traffic would, and answers each from its ISP so that it is replied (TCP:
 /// SYN, SYN-ACK, ACK). Panics if any frame is not forwarded: a fixture that measures drops measures nothing.
-pub fn open_flows(p: &mut Pipeline<Snat>, flows: &[FlowSpec]) {
+pub fn open_flows(p: &mut LabPipeline, flows: &[FlowSpec]) {
     let opening: Vec<_> = flows.iter().map(|f| (LAN1, f.opening_frame())).collect();
     let mut answers = Vec::with_capacity(flows.len());
     push_all(p, &opening, |i, v, out| {
@@ -246,7 +249,7 @@ pub fn open_flows(p: &mut Pipeline<Snat>, flows: &[FlowSpec]) {
 /// A warm router: lab topology, real NAT, gateways and hosts known, a flow set open.
 pub struct WarmRouter {
     /// The pipeline.
-    pub pipeline: Pipeline<Snat>,
+    pub pipeline: LabPipeline,
     /// The flows it tracks.
     pub flows: Vec<FlowSpec>,
 }
@@ -254,7 +257,8 @@ pub struct WarmRouter {
 impl WarmRouter {
     /// A router with `n` flows of [`flow_set`] open, a conntrack of `capacity`, the default route over `uplinks`.
     pub fn new(n: usize, capacity: u32, uplinks: Uplinks, seed: u64) -> WarmRouter {
-        let mut pipeline = Pipeline::new(lab_config(capacity, uplinks), lab_nat()).expect("lab pipeline");
+        // Prefetching as mhrouter's workers do.
+        let mut pipeline = LabPipeline::build(lab_config(capacity, uplinks), lab_nat()).expect("lab pipeline");
         testkit::warm(&mut pipeline, NOW);
         let flows = flow_set(n, seed);
         open_flows(&mut pipeline, &flows);
@@ -361,13 +365,13 @@ impl Batch {
 
     /// Runs the batch (as last filled) through `p` at [`NOW`]; returns the verdicts.
     #[inline]
-    pub fn process(&mut self, p: &mut Pipeline<Snat>, ingress: PortId) -> &[Verdict; BATCH] {
+    pub fn process(&mut self, p: &mut LabPipeline, ingress: PortId) -> &[Verdict; BATCH] {
         self.process_at(p, ingress, NOW)
     }
 
     /// Runs the batch (as last filled) through `p` at `now`; returns the verdicts.
     #[inline]
-    pub fn process_at(&mut self, p: &mut Pipeline<Snat>, ingress: PortId, now: Instant) -> &[Verdict; BATCH] {
+    pub fn process_at(&mut self, p: &mut LabPipeline, ingress: PortId, now: Instant) -> &[Verdict; BATCH] {
         let mut frames: [Frame<'_>; BATCH] = {
             let mut chunks = self.bufs.chunks_exact_mut(BUF);
             core::array::from_fn(|_| Frame {

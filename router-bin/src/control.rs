@@ -13,7 +13,7 @@ use router_core::health::{Transition, UplinkHealth, UplinkState};
 use router_core::pipeline::{Frame, HandshakeCounters, Pipeline, PortId, Verdict};
 use router_core::time::Instant;
 use router_core::uplink::{UplinkId, UplinkSet};
-use router_io::FrameProcessor;
+use router_io::{CpuPrefetch, FrameProcessor};
 use router_nat::Snat;
 
 use crate::site::HealthPlan;
@@ -89,7 +89,7 @@ pub type Log = Box<dyn FnMut(&str) + Send>;
 
 /// The packet processor of one worker.
 pub struct RouterProcessor {
-    pipeline: Pipeline<Snat>,
+    pipeline: Pipeline<Snat, CpuPrefetch>,
     health: Option<HealthOwner>,
     /// Health plans until the first tick, when the machines start with the worker's clock.
     pending_health: Option<Vec<HealthPlan>>,
@@ -109,7 +109,7 @@ impl RouterProcessor {
     /// A processor over `pipeline`. With `health` (one plan per uplink) this worker probes and decides; the
     /// others follow the live set it publishes in `shared`.
     pub fn new(
-        pipeline: Pipeline<Snat>,
+        pipeline: Pipeline<Snat, CpuPrefetch>,
         health: Option<&[HealthPlan]>,
         shared: Arc<Shared>,
         log: Log,
@@ -192,7 +192,7 @@ impl RouterProcessor {
     }
 
     /// The pipeline (counters, conntrack).
-    pub fn pipeline(&self) -> &Pipeline<Snat> {
+    pub fn pipeline(&self) -> &Pipeline<Snat, CpuPrefetch> {
         &self.pipeline
     }
 

@@ -98,7 +98,7 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
         }
         let slice = Slice { worker: w as u16, workers: workers as u16 };
         let nat = Snat::new(&plan.nat, slice, seed ^ (w as u64).wrapping_mul(0x9e37_79b9)).context("NAT setup")?;
-        let pipeline = Pipeline::new(plan.pipeline.clone(), nat).map_err(|e| anyhow::anyhow!("pipeline: {e}"))?;
+        let pipeline = Pipeline::build(plan.pipeline.clone(), nat).map_err(|e| anyhow::anyhow!("pipeline: {e}"))?;
         let log: crate::control::Log = Box::new(|line| eprintln!("mhrouter: {line}"));
         let health = (w == 0).then_some(&plan.health[..]);
         let mut rp = RouterProcessor::new(pipeline, health, Arc::clone(&shared), log)?.as_worker(w);

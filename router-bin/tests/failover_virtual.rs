@@ -36,7 +36,7 @@ impl Lab {
         let cfg = router_bin::config::load(std::path::Path::new(path)).unwrap();
         let plan = site::plan(&cfg, &router_core::testkit::lab_mac, 42).unwrap();
         let nat = Snat::new(&plan.nat, Slice::WHOLE, 42).unwrap();
-        let pipeline = Pipeline::new(plan.pipeline.clone(), nat).unwrap();
+        let pipeline = Pipeline::build(plan.pipeline.clone(), nat).unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&log);
         let rp = RouterProcessor::new(

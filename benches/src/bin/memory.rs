@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use benches::lab::{self, Uplinks};
 use router_core::conntrack::{Conntrack, ConntrackConfig, SLOT_BYTES};
-use router_core::pipeline::Pipeline;
 use router_core::testkit;
 
 /// The system allocator, counting live bytes.
@@ -89,7 +88,8 @@ fn main() {
 
     let flows = lab::flow_set(n, 0x666c_6f77);
     let (heap0, rss0) = (live(), rss());
-    let mut p = Pipeline::new(lab::lab_config(capacity, Uplinks::Balanced), lab::lab_nat()).expect("lab pipeline");
+    let mut p =
+        lab::LabPipeline::build(lab::lab_config(capacity, Uplinks::Balanced), lab::lab_nat()).expect("lab pipeline");
     testkit::warm(&mut p, lab::NOW);
     let (heap1, rss1) = (live(), rss());
     // In chunks, so that the frames built to open them are small temporaries the allocator reuses.

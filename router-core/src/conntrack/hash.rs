@@ -117,8 +117,8 @@ mod tests {
 
     #[test]
     fn sequential_keys_spread_over_buckets_and_tags() {
-        // What an attacker or a scan sends: one host, consecutive ports (and consecutive hosts). Bucket
-        // indexes (low bits) and hashbrown's tags (top 7 bits) must both be used evenly.
+        // What an attacker or a scan sends: one host, consecutive ports (and consecutive hosts). The index's home
+        // buckets (the top bits, scaled) and its tags (the low 32 bits) must both be used evenly.
         let h = FlowHasher::new(0x6d68);
         let n = 1 << 16;
         let mut buckets = vec![0u32; 1 << 12];
@@ -126,8 +126,8 @@ mod tests {
         for i in 0..n {
             let k = key4([198, 18, (i >> 8) as u8 & 1, i as u8], [192, 0, 2, 10], 1024 + (i >> 1) as u16);
             let x = h.hash(&k);
-            buckets[(x & 0xfff) as usize] += 1;
-            tags[(x >> 57) as usize] += 1;
+            buckets[((u128::from(x) * 4096) >> 64) as usize] += 1;
+            tags[(x & 127) as usize] += 1;
         }
         // Expected 16 per bucket and 512 per tag; a Poisson spread stays well inside these bounds.
         let (lo, hi) = (buckets.iter().min().unwrap(), buckets.iter().max().unwrap());

@@ -8,11 +8,10 @@
 //! number of slots per call, and a lookup that hits an expired flow treats it as gone.
 
 mod hash;
+mod index;
 pub mod tcp;
 
 use core::time::Duration;
-
-use hashbrown::HashTable;
 
 use crate::drop::DropReason;
 use crate::flow::{proto, Direction, FlowAddr, FlowKey};
@@ -292,11 +291,6 @@ fn key_from(e: &Entry, (src, dst): (FlowAddr, FlowAddr), dir: Direction) -> Flow
 }
 
 #[inline(always)]
-fn key_of(slots: &[Slot], e: &Entry, dir: Direction) -> FlowKey {
-    key_from(e, addrs_of(slots, e, dir), dir)
-}
-
-#[inline(always)]
 fn flow_of(slots: &[Slot], e: &Entry) -> Flow {
     let a = all_addrs(slots, e);
     Flow {
@@ -390,7 +384,7 @@ pub struct Conntrack {
     slots: Vec<Slot>,
     free_head: u32,
     free_len: u32,
-    index: HashTable<u32>,
+    index: index::Index,
     hasher: hash::FlowHasher,
     unreplied_head: u32,
     unreplied_tail: u32,
@@ -420,7 +414,7 @@ impl Conntrack {
             slots: (0..cap).map(|i| Slot::Free { next: if i + 1 == cap { NIL } else { i + 1 } }).collect(),
             free_head: 0,
             free_len: cap,
-            index: HashTable::with_capacity(cap as usize * 2),
+            index: index::Index::new(cap as usize * 2),
             hasher: hash::FlowHasher::new(cfg.seed),
             unreplied_head: NIL,
             unreplied_tail: NIL,
@@ -483,7 +477,7 @@ impl Conntrack {
     pub fn lookup_hashed(&self, now: Instant, key: &FlowKey, h: u64) -> Option<(FlowId, Direction)> {
         debug_assert_eq!(h, self.hash(key));
         let slots = &self.slots;
-        let found = *self.index.find(h, |&hd| matches(slots, hd, key))?;
+        let found = self.index.find(h, |hd| matches(slots, hd, key))?;
         let (slot, dir) = split(found);
         if self.entry(slot).expires <= now {
             return None;
@@ -496,7 +490,20 @@ impl Conntrack {
     /// frame, then [`Conntrack::confirm`] for every frame, and the cache misses of each half overlap.
     #[inline]
     pub fn candidate(&self, h: u64) -> Option<IndexHit> {
-        self.index.iter_hash(h).next().map(|&hd| IndexHit(hd))
+        self.index.first(h).map(IndexHit)
+    }
+
+    /// Where a lookup of hash `h` reads first (its index bucket): an address to prefetch a while before.
+    #[inline(always)]
+    pub fn index_addr(&self, h: u64) -> usize {
+        self.index.bucket_addr(h)
+    }
+
+    /// Where [`Conntrack::confirm`] of `candidate` reads (its flow slot): an address to prefetch a while before.
+    #[inline(always)]
+    pub fn slot_addr(&self, candidate: IndexHit) -> usize {
+        // No bounds check: a prefetch of any address is harmless, and a candidate's slot is in the slab anyway.
+        self.slots.as_ptr().wrapping_add(split(candidate.0).0 as usize).addr()
     }
 
     /// Second half of a split lookup: the same answer as [`Conntrack::lookup_hashed`] given the
@@ -642,18 +649,12 @@ impl Conntrack {
         });
         self.push_unreplied(slot);
         let hasher = &self.hasher;
-        let slots = &self.slots;
-        let rehash = |&hd: &u32| {
-            let (s, d) = split(hd);
-            match &slots[s as usize] {
-                Slot::Flow(e) => hasher.hash(&key_of(slots, e, d)),
-                _ => 0,
-            }
-        };
         let h = |k: &FlowKey| if wide { hasher.hash(k) } else { hasher.hash_v4(k) };
         let (h_orig, h_reply) = (h(&new.orig), h(&new.reply));
-        self.index.insert_unique(h_orig, handle(slot, Direction::Original), rehash);
-        self.index.insert_unique(h_reply, handle(slot, Direction::Reply), rehash);
+        // Two entries per slot at most, and the index is sized for two per slot: neither can be refused.
+        let added = self.index.insert(h_orig, handle(slot, Direction::Original))
+            & self.index.insert(h_reply, handle(slot, Direction::Reply));
+        debug_assert!(added, "conntrack index full");
         self.len += 1;
         self.stats.inserted += 1;
         Ok(slot)
@@ -786,9 +787,7 @@ impl Conntrack {
         for dir in [Direction::Original, Direction::Reply] {
             let h = self.hash(flow.key(dir));
             let want = handle(slot, dir);
-            if let Ok(found) = self.index.find_entry(h, |&hd| hd == want) {
-                found.remove();
-            }
+            self.index.remove(h, want);
         }
         if e.flags & WIDE != 0 {
             self.push_free(e.ext);

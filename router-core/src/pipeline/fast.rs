@@ -18,7 +18,7 @@ pub(super) enum NextHop {
     Resolve(FlowAddr),
 }
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// A packet of tracked flow `id`, travelling in `dir`.
     #[inline]
     pub(super) fn fast_path(

@@ -10,7 +10,7 @@ use crate::nat::Nat;
 use crate::time::Instant;
 use crate::wire::PacketMeta;
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// An ICMP or ICMPv6 error carrying a quoted packet.
     pub(super) fn icmp_error(
         &mut self,

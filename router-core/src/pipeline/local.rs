@@ -30,7 +30,7 @@ pub(super) fn is_nd(meta: &PacketMeta) -> bool {
     meta.key.proto == proto::ICMPV6 && meta.icmp.is_some_and(|(t, _)| icmpv6::is_nd(t))
 }
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// ARP: answer requests for our addresses in place, learn from requests and replies addressed to us.
     pub(super) fn arp(&mut self, now: Instant, frame: &mut Frame<'_>, meta: &PacketMeta, iface: IfaceId) -> Verdict {
         let a = meta.arp;

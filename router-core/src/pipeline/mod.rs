@@ -354,8 +354,27 @@ enum Parsed {
     Full(u32),
 }
 
-/// The per-worker pipeline, generic over the NAT it drives.
-pub struct Pipeline<N: Nat> {
+/// A hint that the memory at an address will be read soon: the CPU's prefetch instruction, or nothing. Any
+/// address will do, mapped or not; nothing is read or written through it. The pipeline asks for every frame's
+/// conntrack index bucket as soon as it has hashed the frame's key, and for the candidate's flow slot as soon as
+/// it has read the bucket, so that those cache misses overlap across the batch instead of each stalling the core
+/// in turn. This crate has no `unsafe`, so the instruction comes from outside: `router_io::CpuPrefetch`. A type
+/// parameter rather than a function pointer, so that it is inlined: a call per frame cost 14 instructions.
+pub trait Prefetch {
+    /// Hints that the cache line at `addr` will be read soon.
+    fn prefetch(addr: usize);
+}
+
+/// The [`Prefetch`] that does nothing (the default).
+pub struct NoPrefetch;
+
+impl Prefetch for NoPrefetch {
+    #[inline(always)]
+    fn prefetch(_: usize) {}
+}
+
+/// The per-worker pipeline, generic over the NAT it drives and the [`Prefetch`] it uses.
+pub struct Pipeline<N: Nat, Pf: Prefetch = NoPrefetch> {
     ifaces: Vec<Interface>,
     /// The same interfaces, packed for the per-packet paths.
     fast_ifaces: Vec<IfaceFast>,
@@ -381,14 +400,23 @@ pub struct Pipeline<N: Nat> {
     created_in_batch: slow::CreatedInBatch,
     local_addrs: slow::LocalAddrs,
     quick_path: bool,
+    prefetch: core::marker::PhantomData<fn() -> Pf>,
     gateways_checked: Instant,
     expire_budget: u32,
     stats: PipelineStats,
 }
 
 impl<N: Nat> Pipeline<N> {
-    /// Builds a pipeline; every uplink starts down until [`Pipeline::set_live`] says otherwise.
+    /// Builds a pipeline without prefetch; every uplink starts down until [`Pipeline::set_live`] says otherwise.
     pub fn new(cfg: PipelineConfig, nat: N) -> Result<Self, BuildError> {
+        Self::build(cfg, nat)
+    }
+}
+
+impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
+    /// Builds a pipeline that prefetches with `Pf`; every uplink starts down until [`Pipeline::set_live`] says
+    /// otherwise.
+    pub fn build(cfg: PipelineConfig, nat: N) -> Result<Self, BuildError> {
         check_references(&cfg)?;
         let fib = Fib::build(&cfg.routes).map_err(BuildError::Fib)?;
         let fast_ifaces: Vec<IfaceFast> = cfg
@@ -441,6 +469,7 @@ impl<N: Nat> Pipeline<N> {
             created_in_batch: slow::CreatedInBatch::default(),
             local_addrs: slow::LocalAddrs::new(&cfg.interfaces),
             quick_path: true,
+            prefetch: core::marker::PhantomData,
             gateways_checked: Instant::ZERO,
             expire_budget: cfg.expire_budget,
             ifaces: cfg.interfaces,
@@ -475,6 +504,9 @@ impl<N: Nat> Pipeline<N> {
         let metas = core::mem::take(&mut self.metas);
         for p in pending.iter_mut() {
             p.candidate = self.ct.candidate(p.hash);
+            if let Some(c) = p.candidate {
+                Pf::prefetch(self.ct.slot_addr(c));
+            }
         }
         for p in pending.iter_mut() {
             p.found = self.ct.confirm(now, &p.key, p.hash, p.candidate);
@@ -523,6 +555,7 @@ impl<N: Nat> Pipeline<N> {
         }
         key.zone = i.zone;
         let hash = self.ct.hash(&key);
+        Pf::prefetch(self.ct.index_addr(hash));
         self.pending.push(Pending {
             index: index as u32,
             iface,
@@ -592,12 +625,14 @@ impl<N: Nat> Pipeline<N> {
         }
         let parsed = Parsed::Full(self.metas.len() as u32);
         self.metas.push(meta);
+        let hash = self.ct.hash(&meta.key);
+        Pf::prefetch(self.ct.index_addr(hash));
         self.pending.push(Pending {
             index: index as u32,
             iface,
             parsed,
             key: meta.key,
-            hash: self.ct.hash(&meta.key),
+            hash,
             candidate: None,
             found: None,
         });

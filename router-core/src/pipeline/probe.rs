@@ -31,7 +31,7 @@ pub struct HandshakeCounters {
     pub answered: u64,
 }
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// Sends an ICMP echo request to `target` out of uplink `u` (identifier [`PROBE_ID_BASE`] + `u`).
     pub fn send_probe(&mut self, u: UplinkId, target: FlowAddr, seq: u16) -> Result<(), ProbeError> {
         let spec = self.uplinks.get(u.0 as usize).ok_or(ProbeError::UnknownUplink)?;

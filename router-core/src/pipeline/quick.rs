@@ -16,7 +16,7 @@ use crate::wire::checksum;
 use crate::wire::ethernet::TAG_LEN;
 use crate::wire::quick::{Quick, QUICK_SPAN};
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// A packet of tracked flow `id`, travelling in `dir`, whose frame passed the quick checks (`p` holds its flow
     /// key, zone included, and the interface it came in on).
     #[inline]

@@ -54,7 +54,7 @@ fn compatible(
     Ok(())
 }
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// Checks that `cfg` can replace the running configuration by a table swap, without changing anything.
     pub fn check_reconfigure(&self, cfg: &PipelineConfig) -> Result<(), ReloadError> {
         compatible(&self.ifaces, &self.uplinks, self.ct.capacity(), cfg)

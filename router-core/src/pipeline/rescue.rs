@@ -32,7 +32,7 @@ pub struct RescueReport {
     pub kept: u32,
 }
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// Takes uplink `u` out of the live set and applies its rescue policy to the flows leaving by it. Flows on
     /// other uplinks are not touched.
     pub fn uplink_down(&mut self, now: Instant, u: UplinkId) -> RescueReport {

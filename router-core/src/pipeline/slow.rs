@@ -158,7 +158,7 @@ impl LocalAddrs {
     }
 }
 
-impl<N: Nat> Pipeline<N> {
+impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// A packet that missed conntrack in the first pass (`p`; its general parse, if it had one, in `metas`).
     ///
     /// `created`: whether earlier packets of this batch created flows (one of them may be this packet's). A frame

@@ -362,7 +362,11 @@ fn quick_interface_lookup_agrees_with_the_general_one() {
 }
 
 /// Processes `batch` (ingress port, frame) as one batch and returns the verdicts.
-fn process_batch<N: Nat>(p: &mut Pipeline<N>, now: Instant, batch: &[(PortId, Vec<u8>)]) -> Vec<Verdict> {
+fn process_batch<N: Nat, Pf: Prefetch>(
+    p: &mut Pipeline<N, Pf>,
+    now: Instant,
+    batch: &[(PortId, Vec<u8>)],
+) -> Vec<Verdict> {
     let mut bufs: Vec<Vec<u8>> = batch
         .iter()
         .map(|(_, f)| {
@@ -429,4 +433,44 @@ fn a_batch_sweeps_for_expired_flows_in_proportion_to_its_frames() {
         p.process(late, &mut frames, &mut verdicts);
     }
     assert!(p.conntrack().is_empty(), "{} flows left after 320 slots of sweep", p.conntrack().len());
+}
+
+thread_local! {
+    static ASKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// A [`Prefetch`] that records the addresses it is asked for.
+struct Recording;
+
+impl Prefetch for Recording {
+    fn prefetch(addr: usize) {
+        ASKED.with(|a| a.borrow_mut().push(addr));
+    }
+}
+
+#[test]
+fn a_batch_asks_for_every_frames_index_bucket_and_every_hits_flow_slot_and_forwards_the_same() {
+    let mut plain = router();
+    let mut fetching: Pipeline<NoNat, Recording> = Pipeline::build(lab_config(), NoNat).unwrap();
+    warm(&mut fetching, T0);
+    let batch: Vec<(PortId, Vec<u8>)> =
+        (0..40u16).map(|i| (LAN1, V4::from_host1(INET).udp(20_000 + i, 53, b"q"))).collect();
+    let asked = |p: &mut Pipeline<NoNat, Recording>| {
+        ASKED.with(|a| a.borrow_mut().clear());
+        let v = process_batch(p, T0, &batch);
+        (v, ASKED.with(|a| a.take()))
+    };
+    // New flows: one bucket per frame, no slot (no candidate).
+    let (v, first) = asked(&mut fetching);
+    assert_eq!(v, process_batch(&mut plain, T0, &batch));
+    assert_eq!(first.len(), batch.len());
+    // The same flows again: their buckets, where they are now found, then their slots.
+    let (v, again) = asked(&mut fetching);
+    assert_eq!(v, process_batch(&mut plain, T0, &batch));
+    assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
+    assert_eq!(again.len(), 2 * batch.len());
+    assert_eq!(again[..batch.len()], first[..], "the same keys, the same buckets");
+    let slots: std::collections::HashSet<_> = again[batch.len()..].iter().collect();
+    assert_eq!(slots.len(), batch.len(), "one slot per flow");
+    assert!(again[batch.len()..].iter().all(|a| a % 64 == 0), "slots are whole cache lines");
 }

@@ -12,6 +12,7 @@ use core::net::Ipv4Addr;
 use crate::fib::{Route, RouteAction};
 use crate::flow::FlowAddr;
 use crate::nat::Nat;
+use crate::pipeline::Prefetch;
 use crate::pipeline::{
     Frame, IfaceRole, Interface, Pipeline, PipelineConfig, PortId, Rescue, UplinkSpec, Verdict, HEADROOM,
 };
@@ -271,7 +272,7 @@ pub struct Outcome {
 }
 
 /// Pushes `bytes` received on `port` through `p` at `now`.
-pub fn run<N: Nat>(p: &mut Pipeline<N>, now: Instant, port: PortId, bytes: &[u8]) -> Outcome {
+pub fn run<N: Nat, Pf: Prefetch>(p: &mut Pipeline<N, Pf>, now: Instant, port: PortId, bytes: &[u8]) -> Outcome {
     let mut buf = vec![0u8; HEADROOM + bytes.len()];
     buf[HEADROOM..].copy_from_slice(bytes);
     let mut frames = [Frame { buf: &mut buf, head: HEADROOM, len: bytes.len(), ingress: port }];
@@ -285,7 +286,7 @@ pub fn run<N: Nat>(p: &mut Pipeline<N>, now: Instant, port: PortId, bytes: &[u8]
 
 /// Teaches `p` the MACs of both gateways and both LAN hosts (as ARP replies would) and marks both uplinks
 /// live: a router in steady state.
-pub fn warm<N: Nat>(p: &mut Pipeline<N>, now: Instant) {
+pub fn warm<N: Nat, Pf: Prefetch>(p: &mut Pipeline<N, Pf>, now: Instant) {
     run(p, now, WAN1, &arp_reply(ISP1_MAC, ISP1_GW, RTR_WAN1_MAC, WAN1_ADDR, Some(832)));
     run(p, now, WAN2, &arp_reply(ISP2_MAC, ISP2_GW, RTR_WAN2_MAC, WAN2_ADDR, None));
     // LAN hosts become known when they ask for their gateway.
