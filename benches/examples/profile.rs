@@ -1,8 +1,9 @@
 //! A fixed amount of one pipeline workload, for profilers (`valgrind --tool=callgrind`, `perf record`):
 //! `cargo run -p benches --release --example profile -- <fastpath|vlan|newflow> <flows> <batches>`.
-//! `cargo run -p benches --release --example profile -- newflow-steady <rounds> <batches>`: the `newflow`
-//! benchmark's router ([`NewFlowRouter`]) after `rounds` rounds of 32,768 new flows, then `batches` (at most 512)
-//! batches of the next round, in `steady_batches` (callgrind: `--toggle-collect='*steady_batches*'`).
+//! `cargo run -p benches --release --example profile -- newflow-steady <rounds> <batches> [<timed rounds>]`: the
+//! `newflow` benchmark's router ([`NewFlowRouter`]) after `rounds` rounds of 32,768 new flows, then `batches` (at
+//! most 512) batches of the next round, in `steady_batches` (callgrind: `--toggle-collect='*steady_batches*'`);
+//! then, if asked, that many more whole rounds timed one by one (their median and best: steadier than one).
 //! Setup is the same as the criterion benchmark's; only the loop after "measuring" matters in a profile.
 //! `MH_QUICK_PATH=0` turns the pipeline's quick path off (the general parse and fast path for every frame), for
 //! before/after comparisons in one build.
@@ -23,7 +24,8 @@ fn main() {
     let flows: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let batches: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     if what == "newflow-steady" {
-        return steady(flows, batches);
+        let timed: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0);
+        return steady(flows, batches, timed);
     }
     let capacity = (flows as u32 * 2).next_power_of_two().max(16_384);
     let uplinks = if what == "vlan" { Uplinks::Isp1Only } else { Uplinks::Balanced };
@@ -67,8 +69,9 @@ fn minor_faults() -> u64 {
     after.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
 }
 
-/// `newflow-steady`: `rounds` whole rounds untimed, then `batches` batches of new flows timed.
-fn steady(rounds: usize, batches: usize) {
+/// `newflow-steady`: `rounds` whole rounds untimed, then `batches` batches of new flows timed, then `timed`
+/// whole rounds timed one by one.
+fn steady(rounds: usize, batches: usize, timed: usize) {
     let mut st = NewFlowRouter::new(0x666c_6f77);
     let mut batch = Batch::default();
     for _ in 0..rounds {
@@ -83,6 +86,19 @@ fn steady(rounds: usize, batches: usize) {
     steady_batches(&mut st, &mut batch, batches);
     let ns = start.elapsed().as_nanos() as f64 / (batches * BATCH) as f64;
     eprintln!("{ns:.1} ns per new flow (loop only, copy included; one run, not a statistic)");
+    if timed > 0 {
+        let mut per_round = Vec::with_capacity(timed);
+        for _ in 0..timed {
+            st.next_round(&mut batch);
+            let n = st.batches_left();
+            let start = std::time::Instant::now();
+            steady_batches(&mut st, &mut batch, n);
+            per_round.push(start.elapsed().as_nanos() as f64 / (n * BATCH) as f64);
+        }
+        per_round.sort_by(f64::total_cmp);
+        let median = per_round[timed / 2];
+        eprintln!("{timed} whole rounds: median {median:.1}, best {:.1} ns per new flow", per_round[0]);
+    }
     assert_eq!(st.r.pipeline.stats().drops.total(), 0, "{:?}", st.r.pipeline.stats().drops);
 }
 
