@@ -84,14 +84,21 @@ impl Index {
 
     /// The handle of the entry for `h` that `is` accepts.
     #[inline]
-    pub(crate) fn find(&self, h: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub(crate) fn find(&self, h: u64, is: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.locate(h, is).map(|(b, w)| self.buckets[b].handles[w])
+    }
+
+    /// The bucket and way of the first entry for `h` that `is` accepts: a search from `h`'s home bucket on, for as
+    /// long as the buckets passed have overflowed.
+    #[inline(always)]
+    fn locate(&self, h: u64, mut is: impl FnMut(u32) -> bool) -> Option<(usize, usize)> {
         let tag = tag_of(h);
         let mut b = self.home(h);
         for _ in 0..self.buckets.len() {
             let bucket = &self.buckets[b];
             for w in 0..WAYS {
                 if bucket.tags[w] == tag && is(bucket.handles[w]) {
-                    return Some(bucket.handles[w]);
+                    return Some((b, w));
                 }
             }
             if bucket.overflow() == 0 {
@@ -124,22 +131,10 @@ impl Index {
     /// Removes the entry `(h, handle)`; false if there is none.
     #[inline]
     pub(crate) fn remove(&mut self, h: u64, handle: u32) -> bool {
-        let tag = tag_of(h);
-        let home = self.home(h);
-        let mut b = home;
-        for _ in 0..self.buckets.len() {
-            let bucket = &mut self.buckets[b];
-            if let Some(w) = (0..WAYS).find(|&w| bucket.tags[w] == tag && bucket.handles[w] == handle) {
-                bucket.tags[w] = 0;
-                self.count_overflow(home, b, |c| c - 1);
-                return true;
-            }
-            if bucket.overflow() == 0 {
-                return false;
-            }
-            b = self.next(b);
-        }
-        false
+        let Some((b, w)) = self.locate(h, |hd| hd == handle) else { return false };
+        self.buckets[b].tags[w] = 0;
+        self.count_overflow(self.home(h), b, |c| c - 1);
+        true
     }
 
     /// Applies `f` to the overflow counts of the buckets from `home` up to, not including, `at`.
