@@ -21,10 +21,10 @@ use router_core::uplink::{Candidate, UplinkId};
 use router_core::wire;
 use router_nat::{NatMode, Slice, Snat, UplinkNat};
 
+use crate::SplitMix64;
+
 /// The pipeline as mhrouter's workers run it: SNAT, and prefetching with the CPU's instruction.
 pub type LabPipeline = Pipeline<Snat, router_io::CpuPrefetch>;
-
-use crate::SplitMix64;
 
 /// TCP PSH flag.
 const PSH: u8 = 0x08;
