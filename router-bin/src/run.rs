@@ -84,7 +84,8 @@ pub fn run_with(cfg: SiteConfig, opts: RunOptions) -> anyhow::Result<()> {
     let hup = Arc::new(std::sync::atomic::AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup)).context("installing SIGHUP")?;
     for (w, handoff) in mesh.into_iter().enumerate() {
-        let (umem, mut pool) = XdpUmem::new(UmemConfig::default(), 2048).context("allocating the UMEM")?;
+        let (umem, mut pool) =
+            XdpUmem::new(UmemConfig::default(), router_io::RING_SIZE).context("allocating the UMEM")?;
         let mut ports: Vec<Box<dyn Port>> = Vec::new();
         for (id, dev) in plan.devices.iter().enumerate() {
             let mut pc = XdpPortConfig::new(id as u16, &dev.name);

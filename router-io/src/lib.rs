@@ -28,4 +28,4 @@ pub use prefetch::{prefetch, CpuPrefetch};
 pub use processor::{FrameProcessor, MacRewrite, PortPairForwarder};
 pub use shutdown::stop_on_signals;
 pub use worker::{Worker, WorkerConfig, WorkerCounters, WorkerReport};
-pub use xdp::{UmemConfig, XdpError, XdpMode, XdpPort, XdpPortConfig, XdpUmem, DEFAULT_COPY_FILL};
+pub use xdp::{UmemConfig, XdpError, XdpMode, XdpPort, XdpPortConfig, XdpUmem, DEFAULT_COPY_FILL, RING_SIZE};

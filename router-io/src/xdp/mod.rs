@@ -14,7 +14,7 @@ mod port;
 mod umem;
 
 pub use mode::XdpMode;
-pub use port::{XdpPort, XdpPortConfig, DEFAULT_COPY_FILL};
+pub use port::{XdpPort, XdpPortConfig, DEFAULT_COPY_FILL, RING_SIZE};
 pub use umem::{ensure_bpffs, UmemConfig, XdpUmem};
 
 use std::fmt;

@@ -43,19 +43,23 @@ pub struct XdpPortConfig {
     pub copy_fill: u32,
 }
 
+/// Descriptors per ring of a port (rx, tx, fill, completion) and per fill and completion ring of the UMEM, as
+/// mhrouter sets them up: a worker that loses its core for a few milliseconds under veth's copy mode otherwise
+/// finds its rings drained or full.
+pub const RING_SIZE: u32 = 2048;
+
 impl XdpPortConfig {
-    /// Defaults for `ifname`: queue 0, auto mode, 2048-descriptor rings (a worker that loses its core for a
-    /// few milliseconds under veth's copy mode otherwise finds its fill ring drained).
+    /// Defaults for `ifname`: queue 0, auto mode, rings of [`RING_SIZE`].
     pub fn new(id: PortId, ifname: &str) -> Self {
         XdpPortConfig {
             id,
             ifname: ifname.to_string(),
             queue: 0,
             mode: XdpMode::Auto,
-            rx_size: 2048,
-            tx_size: 2048,
-            fill_size: 2048,
-            comp_size: 2048,
+            rx_size: RING_SIZE,
+            tx_size: RING_SIZE,
+            fill_size: RING_SIZE,
+            comp_size: RING_SIZE,
             copy_fill: DEFAULT_COPY_FILL,
         }
     }

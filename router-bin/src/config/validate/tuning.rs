@@ -118,12 +118,14 @@ pub(super) fn workers(ctx: &mut Ctx, w: &RawWorkers) -> Workers {
             "idle_rounds is 1 to 1000000 empty polling rounds before the worker sleeps",
         )
         .unwrap_or(64);
+    // The rule below spells out the fill ring's size: this stops the build if the ring changes without it.
+    const _: () = assert!(router_io::RING_SIZE == 2048);
     let copy_fill = ctx
         .int(
             &here,
             "copy_fill",
             w.copy_fill,
-            16..=2048,
+            16..=i64::from(router_io::RING_SIZE),
             "copy_fill is 16 to 2048 frames lent to the kernel for receiving (a port's fill ring holds 2048)",
         )
         .unwrap_or(i64::from(router_io::DEFAULT_COPY_FILL));
