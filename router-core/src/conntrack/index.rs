@@ -249,4 +249,48 @@ mod tests {
         assert_eq!(ix.find(99, |_| true), None);
         assert!(!ix.remove(99, 99));
     }
+
+    proptest::proptest! {
+        /// Any sequence of inserts and removes, with hashes drawn from a few values (so that buckets fill,
+        /// overflow and wrap around the end) and the index filled up to what it was made for, answers every
+        /// search as a plain list of its entries would, and leaves no overflow count behind once emptied.
+        #[test]
+        fn agrees_with_a_list_of_entries(
+            entries in 8usize..60,
+            ops in proptest::collection::vec((proptest::bool::weighted(0.6), 0u64..12, 0usize..64), 1..400),
+        ) {
+            let mut ix = Index::new(entries);
+            // Hashes spread over the whole range, several per bucket, the last one's home the last bucket.
+            let hash_of = |k: u64| if k == 11 { u64::MAX } else { k.wrapping_mul(0x1999_9999_9999_9999) | k };
+            let mut model: Vec<(u64, u32)> = Vec::new();
+            let mut next = 0u32;
+            for (add, k, pick) in ops {
+                let h = hash_of(k);
+                if add && model.len() < entries {
+                    proptest::prop_assert!(ix.insert(h, next));
+                    model.push((h, next));
+                    next += 1;
+                } else if !model.is_empty() {
+                    let (h, hd) = model.swap_remove(pick % model.len());
+                    proptest::prop_assert!(ix.remove(h, hd));
+                    proptest::prop_assert!(!ix.remove(h, hd));
+                }
+                for &(h, hd) in &model {
+                    proptest::prop_assert_eq!(ix.find(h, |x| x == hd), Some(hd));
+                }
+                for k in 0..12 {
+                    let h = hash_of(k);
+                    let first = ix.first(h);
+                    proptest::prop_assert_eq!(first.is_some(), model.iter().any(|e| e.0 == h));
+                    if let Some(hd) = first {
+                        proptest::prop_assert!(model.contains(&(h, hd)), "first({h:#x}) = {hd}, not an entry of it");
+                    }
+                }
+            }
+            for (h, hd) in model.drain(..) {
+                proptest::prop_assert!(ix.remove(h, hd));
+            }
+            proptest::prop_assert_eq!(ix.overflowed(), 0);
+        }
+    }
 }
