@@ -40,6 +40,22 @@ fn v4_default_route_matches_everything() {
 }
 
 #[test]
+fn v4_first_level_rows_are_written_only_for_16s_holding_a_longer_prefix() {
+    // A router's usual table: a default route, a few shorter prefixes, a couple of longer ones. The 64 MiB first
+    // level stays untouched (no RAM) except the rows of the two /16s with prefixes longer than /16.
+    let t = table4(&[("0.0.0.0", 0, 1), ("10.0.0.0", 8, 2), ("192.0.2.64", 26, 3), ("198.51.100.0", 24, 4)]);
+    assert_eq!(t.first_level_written(), 2 * 256);
+    assert_eq!(t.lookup(v4("192.0.2.65")), Some(3));
+    assert_eq!(t.lookup(v4("192.0.2.1")), Some(1), "the rest of the split /24 keeps the default");
+    assert_eq!(t.lookup(v4("192.0.3.1")), Some(1), "the rest of the split /16 keeps the default");
+    assert_eq!(t.lookup(v4("198.51.100.9")), Some(4));
+    assert_eq!(t.lookup(v4("10.9.9.9")), Some(2));
+    let short = table4(&[("0.0.0.0", 0, 1), ("10.0.0.0", 8, 2), ("172.16.0.0", 12, 3), ("192.168.0.0", 16, 4)]);
+    assert_eq!(short.first_level_written(), 0);
+    assert_eq!(short.lookup(v4("172.31.255.255")), Some(3));
+}
+
+#[test]
 fn v4_host_route_matches_only_its_address() {
     let t = table4(&[("192.0.2.1", 32, 1)]);
     assert_eq!(t.lookup(v4("192.0.2.1")), Some(1));
@@ -309,6 +325,16 @@ proptest! {
 
     #[test]
     fn lpm4_matches_naive((routes, probes) in case(32, 12)) {
+        let t = Lpm4::build(routes.iter().map(|&(a, l, v)| ((a as u32).to_be_bytes(), l, v))).unwrap();
+        for &p in &probes {
+            prop_assert_eq!(t.lookup((p as u32).to_be_bytes()), naive(&routes, p, 32), "addr {:08x}", p);
+        }
+    }
+
+    /// Spread over a few /16s: some hold only short prefixes (answered by the summary), some also longer ones
+    /// (their rows of the first level written from the covering route on).
+    #[test]
+    fn lpm4_matches_naive_across_16s((routes, probes) in case(32, 19)) {
         let t = Lpm4::build(routes.iter().map(|&(a, l, v)| ((a as u32).to_be_bytes(), l, v))).unwrap();
         for &p in &probes {
             prop_assert_eq!(t.lookup((p as u32).to_be_bytes()), naive(&routes, p, 32), "addr {:08x}", p);

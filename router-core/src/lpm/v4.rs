@@ -14,17 +14,19 @@ const GROUP_SLOTS: usize = 1 << 8;
 
 /// An immutable IPv4 longest-prefix-match table (DIR-24-8).
 ///
-/// Memory: a fixed 64 MiB first level (`u32` per /24, whatever the route count) and its 256 KiB summary per /16,
-/// plus 1 KiB per /24 that holds a prefix longer than /24, plus one `V` per distinct value. See
-/// [`Lpm4::memory_bytes`].
+/// Memory: a fixed 64 MiB first level (`u32` per /24, whatever the route count), of which only the 1 KiB rows of
+/// the /16s that hold a prefix longer than /16 are ever written, so only those take RAM (the rest stays untouched
+/// zero pages); its 256 KiB summary per /16; 1 KiB per /24 that holds a prefix longer than /24; one `V` per
+/// distinct value. See [`Lpm4::memory_bytes`].
 ///
 /// The summary answers for a /16 that one route covers whole (most of the address space in a router's table), so
 /// that a lookup there reads 256 KiB that stay in cache instead of a random place of 64 MiB, a cache and TLB miss
 /// for nearly every new flow to the internet.
 pub struct Lpm4<V> {
-    /// Per /16: the value slot of all its addresses, or `CHILD` when its /24s differ (look in `tbl24`).
+    /// Per /16: the value slot of all its addresses, or `CHILD` when it holds a longer prefix (look in `tbl24`).
     tbl16: Box<[u32]>,
-    /// Per /24: a value slot, or `CHILD | group` for a /24 split by longer prefixes.
+    /// Per /24: a value slot, or `CHILD | group` for a /24 split by longer prefixes. Written, and read, only in
+    /// the rows of /16s whose summary is `CHILD`.
     tbl24: Box<[u32; TBL24_SLOTS]>,
     /// Extension groups, `GROUP_SLOTS` value slots each, indexed by the last address byte.
     tbl8: Box<[u32]>,
@@ -53,11 +55,27 @@ impl<V: Copy + Eq + Hash> Lpm4<V> {
         keep_last_duplicate(&mut routes);
 
         let mut values = ValueInterner::new();
+        let mut tbl16 = vec![MISS; TBL16_SLOTS].into_boxed_slice();
+        // Zeroed by the allocator (`MISS` is 0), so its pages stay untouched until written: only the rows of the
+        // /16s that hold a longer prefix ever are, since the summary answers for every other /16 and a lookup
+        // never reads their row. A table of a default route and a few longer prefixes touches a few KiB of it.
         let mut tbl24: Box<[u32; TBL24_SLOTS]> =
             vec![MISS; TBL24_SLOTS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
         let mut tbl8 = Vec::new();
         for &(addr, len, value) in &routes {
             let slot = values.slot(value)?;
+            let i16 = (addr >> 16) as usize;
+            if len <= 16 {
+                // All prefixes up to /16 come before any longer one, so no /16 is split yet.
+                tbl16[i16..i16 + (1 << (16 - len))].fill(slot);
+                continue;
+            }
+            if tbl16[i16] & CHILD == 0 {
+                // The first longer prefix in this /16: its row starts as the /16's covering route (or a miss).
+                let row = i16 << 8;
+                tbl24[row..row + (TBL24_SLOTS / TBL16_SLOTS)].fill(tbl16[i16]);
+                tbl16[i16] = CHILD;
+            }
             let i24 = (addr >> 8) as usize;
             if len <= 24 {
                 // All prefixes up to /24 come before any longer one, so no group exists yet to overwrite.
@@ -79,10 +97,6 @@ impl<V: Copy + Eq + Hash> Lpm4<V> {
             let start = group * GROUP_SLOTS + (addr & 0xff) as usize;
             tbl8[start..start + (1 << (32 - len))].fill(slot);
         }
-        let tbl16 = tbl24
-            .chunks_exact(TBL24_SLOTS / TBL16_SLOTS)
-            .map(|c| if c[0] & CHILD == 0 && c.iter().all(|&s| s == c[0]) { c[0] } else { CHILD })
-            .collect();
         Ok(Lpm4 { tbl16, tbl24, tbl8: tbl8.into_boxed_slice(), values: values.into_values(), prefixes: routes.len() })
     }
 }
@@ -120,6 +134,12 @@ impl<V: Copy> Lpm4<V> {
             + core::mem::size_of_val(&*self.tbl24)
             + core::mem::size_of_val(&*self.tbl8)
             + core::mem::size_of_val(&*self.values)
+    }
+
+    /// Slots of the first level that were written (not the zero pages it starts as).
+    #[cfg(test)]
+    pub(crate) fn first_level_written(&self) -> usize {
+        self.tbl24.iter().filter(|&&s| s != MISS).count()
     }
 
     /// Number of /24s split into an extension group by prefixes longer than /24.
