@@ -533,6 +533,30 @@ fn reload_swaps_routes_for_new_flows_and_keeps_tracked_flows_where_they_are() {
 }
 
 #[test]
+fn a_reload_of_the_routes_keeps_each_sockets_uplink_for_its_next_flows() {
+    // Found by reading the reload: every reload started a new selector, so a socket's next flow after a route
+    // change could leave by the other uplink (another public address for the same socket: endpoint-independent
+    // mapping broken for its peers).
+    let mut p = router();
+    let c = V4::from_host1(INET);
+    let before: Vec<u16> = (0..8).map(|i| through(&mut p, T0, LAN1, &c.udp(6000 + i, 53, b"q")).0).collect();
+    assert!(before.contains(&WAN1) && before.contains(&WAN2), "the sockets are spread: {before:?}");
+    let mut cfg = lab_config();
+    cfg.routes.push(router_core::fib::Route {
+        prefix: router_core::prefix::Prefix::new(Ipv4Addr::new(192, 0, 2, 200).into(), 32).unwrap(),
+        action: router_core::fib::RouteAction::Blackhole,
+    });
+    p.reconfigure(&cfg).unwrap();
+    // In the other order, so that a fresh selector would not hand out the same uplinks by chance.
+    let mut after: Vec<u16> = (0..8).rev().map(|i| through(&mut p, T0, LAN1, &c.udp(6000 + i, 123, b"t")).0).collect();
+    after.reverse();
+    assert_eq!(after, before, "each socket's new flow leaves by its uplink");
+    // A change of the balancing itself starts afresh (and is allowed to move sockets).
+    cfg.balance.seed ^= 1;
+    p.reconfigure(&cfg).unwrap();
+}
+
+#[test]
 fn a_refused_reload_changes_nothing() {
     let mut p = router();
     let before = run(&mut p, T0, LAN1, &V4::from_host1(BLACKHOLED).udp(1, 2, b"x")).verdict;

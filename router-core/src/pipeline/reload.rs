@@ -61,7 +61,8 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     }
 
     /// Replaces routes, candidate groups, policy, balancing, uplink gateways and rescue policies, timeouts and
-    /// the ICMP error rate with those of `cfg`. On error nothing changed.
+    /// the ICMP error rate with those of `cfg`. On error nothing changed. Tracked flows keep their uplinks and
+    /// bindings; sockets and hosts keep their remembered uplinks unless the balancing settings changed.
     pub fn reconfigure(&mut self, cfg: &PipelineConfig) -> Result<(), ReloadError> {
         self.check_reconfigure(cfg)?;
         let fib = Fib::build(&cfg.routes).map_err(|e| ReloadError::Build(BuildError::Fib(e)))?;
@@ -69,7 +70,11 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
         self.fib = fib;
         self.groups = cfg.groups.clone();
         self.policy = Policy::new(cfg.policy.clone());
-        self.selector = Selector::new(cfg.balance, cfg.groups.len());
+        // The sockets' and hosts' remembered uplinks stay, unless the balancing itself changed. A remembered
+        // uplink no longer among its group's live candidates is not used anyway.
+        if self.selector.config() != cfg.balance {
+            self.selector = Selector::new(cfg.balance, cfg.groups.len());
+        }
         for (i, (new, old)) in cfg.uplinks.iter().zip(&self.uplinks).enumerate() {
             if new.gateway != old.gateway {
                 self.gateway_macs[i] = None;

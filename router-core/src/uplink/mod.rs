@@ -155,6 +155,11 @@ impl Selector {
         }
     }
 
+    /// The settings it was made with.
+    pub fn config(&self) -> BalanceConfig {
+        self.cfg
+    }
+
     /// The default granularity.
     pub fn granularity(&self) -> Granularity {
         self.cfg.granularity
