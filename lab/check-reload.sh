@@ -48,7 +48,8 @@ long_pid=$!
 sleep 1
 
 # Waits up to 5 s for a line matching $1 in the router's log (a reload is planned off the workers, then picked
-# up by them: 250-470 ms here, and more on a loaded machine, where a fixed half-second sleep once fell short).
+# up by them; it took 250-470 ms before the route table was built lazily, and a fixed half-second sleep once
+# fell short on a loaded machine).
 wait_log() {
 	local i
 	for i in $(seq 250); do
@@ -72,10 +73,12 @@ lab_check "an interface change is refused (needs a restart)" "$(grep -q 'needs a
 	"$(grep 'needs a restart' "$work/rtr.log" | head -1 | cut -c1-100)"
 
 { cat config/lab.toml; printf '\n[[route]]\nto = "%s/32"\nblackhole = true\n' "$INET_ADDR"; } >"$work/site.toml"
+t0=$(date +%s%N)
 kill -HUP "$rtr_pid"
 wait_log 'reload applied' || true
+ms=$((($(date +%s%N) - t0) / 1000000))
 lab_check "a good config is applied" "$(grep -q 'reload applied' "$work/rtr.log"; echo $?)" \
-	"$(grep 'reload applied' "$work/rtr.log" | head -1 | sed 's/^mhrouter: *//')"
+	"$(grep 'reload applied' "$work/rtr.log" | head -1 | sed 's/^mhrouter: *//'), seen ${ms} ms after SIGHUP (log polled every 20 ms)"
 lab_check "new connections follow the new routes" "$([[ $(curl_ok) != 200 ]]; echo $?)" "HTTP to the blackholed server fails"
 wait "$long_pid" || true
 long_pid=
