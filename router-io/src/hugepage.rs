@@ -15,114 +15,65 @@ use std::alloc::{GlobalAlloc, Layout, System};
 /// advised.
 pub const HUGE_PAGE: usize = 2 << 20;
 
-/// The system allocator for small blocks; large ones mapped directly, aligned to [`HUGE_PAGE`] and advised
-/// `MADV_HUGEPAGE`.
-///
-/// A large block comes straight from an anonymous `mmap`, not from the system allocator: it is zero and takes
-/// no memory until it is written, page by page. So a zeroed table costs only what is used of it (the FIB's 64 MiB
-/// first level, of which a usual route table writes a few rows, is built in microseconds and takes a few MiB),
-/// where `System.alloc_zeroed` with a huge page's alignment writes every byte of the block first.
+/// The system allocator, with large allocations aligned to [`HUGE_PAGE`] and advised `MADV_HUGEPAGE`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HugePageAlloc;
 
-/// Whether a request is served by [`map`]: at least a huge page, aligned to at most one.
+/// The layout a request is served with: large ones aligned to a huge page, so that every whole huge page of
+/// the block can be backed by one.
 #[inline]
-fn large(layout: Layout) -> bool {
-    layout.size() >= HUGE_PAGE && layout.align() <= HUGE_PAGE
-}
-
-/// The length mapped for a block of `size` bytes: whole huge pages (`None` if that overflows `isize`).
-#[inline]
-fn mapped_len(size: usize) -> Option<usize> {
-    size.checked_next_multiple_of(HUGE_PAGE).filter(|&l| l <= isize::MAX as usize - HUGE_PAGE)
-}
-
-/// A fresh, zero block of at least `size` bytes that starts on a huge page, advised `MADV_HUGEPAGE`; null if the
-/// kernel refuses the mapping.
-fn map(size: usize) -> *mut u8 {
-    let Some(len) = mapped_len(size) else { return core::ptr::null_mut() };
-    // One huge page more than needed, so that an aligned start lies inside; the slack is unmapped below.
-    let total = len + HUGE_PAGE;
-    // SAFETY: an anonymous private mapping at an address of the kernel's choosing: it aliases nothing of ours.
-    let p = unsafe {
-        libc::mmap(
-            core::ptr::null_mut(),
-            total,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return core::ptr::null_mut();
+fn served(layout: Layout) -> Layout {
+    if layout.size() < HUGE_PAGE || layout.align() >= HUGE_PAGE {
+        return layout;
     }
-    let start = p as usize;
-    let aligned = start.next_multiple_of(HUGE_PAGE);
-    let head = aligned - start;
-    let tail = total - head - len;
-    // SAFETY: `start..aligned` and `aligned + len..start + total` are parts of the mapping just made, which
-    // nothing refers to; `aligned..aligned + len` stays mapped and is the block returned. Both lengths are
-    // multiples of the base page (the mapping and HUGE_PAGE are). madvise only changes how the kernel backs the
-    // block's pages and reads or writes none of them; its failure (THP compiled out) leaves the block as it is.
+    // A power of two, and `size` rounded up to it cannot overflow `isize` for a layout that was valid.
+    Layout::from_size_align(layout.size(), HUGE_PAGE).unwrap_or(layout)
+}
+
+/// The whole huge pages of a block of `size` bytes starting at `p` (aligned by [`served`]): the range to advise.
+#[inline]
+fn advised_len(size: usize) -> usize {
+    size & !(HUGE_PAGE - 1)
+}
+
+/// Advises the whole huge pages of a block just obtained from the system allocator.
+fn advise(p: *mut u8, layout: Layout) {
+    let len = advised_len(layout.size());
+    if p.is_null() || len == 0 || !(p as usize).is_multiple_of(HUGE_PAGE) {
+        return;
+    }
+    // SAFETY: `p..p + len` lies inside the block the system allocator just returned for `layout` (len ≤ size),
+    // which is mapped and ours. madvise with MADV_HUGEPAGE only changes how the kernel backs those pages; it
+    // reads and writes none of their bytes. A failure (THP compiled out, EINVAL) leaves the block as it was.
     unsafe {
-        if head > 0 {
-            libc::munmap(p, head);
-        }
-        if tail > 0 {
-            libc::munmap((aligned + len) as *mut libc::c_void, tail);
-        }
-        libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-    }
-    aligned as *mut u8
-}
-
-/// Returns a block of [`map`] for `size` bytes to the kernel.
-///
-/// # Safety
-///
-/// `p` must come from `map(size)` with the same `size`, and nothing may use the block afterwards.
-unsafe fn unmap(p: *mut u8, size: usize) {
-    if let Some(len) = mapped_len(size) {
-        // SAFETY: by the caller, `p..p + len` is exactly the block `map(size)` left mapped, and it is no longer
-        // used.
-        unsafe {
-            libc::munmap(p.cast(), len);
-        }
+        libc::madvise(p.cast(), len, libc::MADV_HUGEPAGE);
     }
 }
 
-// SAFETY: a large block (see `large`, a pure function of the layout) comes from `map` and goes back through
-// `unmap` with the same size; every other block comes from `System` and goes back to it with the caller's own
-// layout. `map` returns blocks of at least the requested size aligned to HUGE_PAGE, which is at least the
-// layout's alignment for every large layout, and zero, which also serves `alloc_zeroed`.
+// SAFETY: every block comes from `System` and goes back to it with the same (adjusted) layout: `served` is a
+// pure function of the caller's layout, so `dealloc` and `realloc` recompute exactly the layout `alloc` used.
+// The adjusted layout keeps the caller's size and at least its alignment, so the caller's guarantees hold.
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if large(layout) {
-            return map(layout.size());
-        }
-        // SAFETY: the caller's non-zero layout, passed on unchanged.
-        unsafe { System.alloc(layout) }
+        let l = served(layout);
+        // SAFETY: `l` has the caller's non-zero size and a valid power-of-two alignment.
+        let p = unsafe { System.alloc(l) };
+        advise(p, l);
+        p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if large(layout) {
-            return map(layout.size());
-        }
+        let l = served(layout);
         // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
+        let p = unsafe { System.alloc_zeroed(l) };
+        advise(p, l);
+        p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator for `layout`: from `map(layout.size())` when the layout is large,
-        // from `System` with this very layout otherwise.
-        unsafe {
-            if large(layout) {
-                unmap(ptr, layout.size());
-            } else {
-                System.dealloc(ptr, layout)
-            }
-        }
+        // SAFETY: `ptr` came from `alloc`/`alloc_zeroed`/`realloc` of this allocator for `layout`, that is from
+        // `System` with `served(layout)`.
+        unsafe { System.dealloc(ptr, served(layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -130,7 +81,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
         // `layout.align()`, fits `isize`; `p` and `ptr` are distinct live blocks of at least the copied length.
         unsafe {
             let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-            if !large(layout) && !large(new_layout) {
+            if served(layout) == layout && served(new_layout) == new_layout {
                 // Small to small: the system allocator may grow in place.
                 return System.realloc(ptr, layout, new_size);
             }
@@ -149,35 +100,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_requests_go_to_the_system_and_large_ones_are_mapped_in_whole_huge_pages() {
-        assert!(!large(Layout::from_size_align(4096, 8).unwrap()));
-        assert!(!large(Layout::from_size_align(HUGE_PAGE - 1, 8).unwrap()));
-        assert!(large(Layout::from_size_align(3 * HUGE_PAGE + 5, 16).unwrap()));
-        assert!(!large(Layout::from_size_align(4 * HUGE_PAGE, 4 * HUGE_PAGE).unwrap()), "over-aligned: System");
-        assert_eq!(mapped_len(3 * HUGE_PAGE + 5), Some(4 * HUGE_PAGE));
-        assert_eq!(mapped_len(HUGE_PAGE), Some(HUGE_PAGE));
-        assert_eq!(mapped_len(usize::MAX - 3), None);
-    }
-
-    #[test]
-    fn a_large_zeroed_block_takes_memory_only_where_written() {
-        // 64 MiB zeroed, one byte written: the process grows by about one huge page, not by 64 MiB.
-        let resident = || {
-            let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-            statm.split_whitespace().nth(1).and_then(|f| f.parse::<usize>().ok()).unwrap_or(0) * 4096
-        };
-        let l = Layout::from_size_align(64 << 20, 64).unwrap();
-        let before = resident();
-        // SAFETY: a non-zero layout; one byte written inside the block, which is freed once with its layout.
-        unsafe {
-            let p = HugePageAlloc.alloc_zeroed(l);
-            assert!(!p.is_null());
-            p.add(12345).write(7);
-            let grown = resident().saturating_sub(before);
-            assert!(grown <= 8 << 20, "{grown} bytes resident for one byte written");
-            assert_eq!(p.add(12344).read(), 0);
-            HugePageAlloc.dealloc(p, l);
-        }
+    fn small_requests_are_left_alone_and_large_ones_aligned() {
+        let small = Layout::from_size_align(4096, 8).unwrap();
+        assert_eq!(served(small), small);
+        let large = Layout::from_size_align(3 * HUGE_PAGE + 5, 16).unwrap();
+        assert_eq!(served(large).align(), HUGE_PAGE);
+        assert_eq!(served(large).size(), large.size());
+        assert_eq!(advised_len(large.size()), 3 * HUGE_PAGE);
+        assert_eq!(advised_len(HUGE_PAGE - 1), 0);
     }
 
     #[test]
