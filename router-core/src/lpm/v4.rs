@@ -1,33 +1,34 @@
-//! IPv4: DIR-24-8.
+//! IPv4: DIR-24-8, its first level split at /16 so that only the /24 rows in use are stored.
 
 use core::fmt;
 use core::hash::Hash;
 
 use super::{keep_last_duplicate, resolve, LpmError, ValueInterner, CHILD, MAX_CHILD, MISS};
 
-/// Slots in the first level: one per /24.
-const TBL24_SLOTS: usize = 1 << 24;
-/// Slots in the summary of the first level: one per /16.
+/// Slots in the first level: one per /16.
 const TBL16_SLOTS: usize = 1 << 16;
+/// Slots in a row of the second level: one per /24 of a /16.
+const ROW_SLOTS: usize = 1 << 8;
 /// Slots in an extension group: one per address of a /24.
 const GROUP_SLOTS: usize = 1 << 8;
 
-/// An immutable IPv4 longest-prefix-match table (DIR-24-8).
+/// An immutable IPv4 longest-prefix-match table: a /16 first level, then a /24 row for each /16 that holds a
+/// longer prefix, then a group of addresses for each /24 that holds a prefix longer than /24 (DIR-24-8 with its
+/// first level split at /16, so that only the rows that exist are stored).
 ///
-/// Memory: a fixed 64 MiB first level (`u32` per /24, whatever the route count), of which only the 1 KiB rows of
-/// the /16s that hold a prefix longer than /16 are ever written, so only those take RAM (the rest stays untouched
-/// zero pages); its 256 KiB summary per /16; 1 KiB per /24 that holds a prefix longer than /24; one `V` per
-/// distinct value. See [`Lpm4::memory_bytes`].
+/// Memory: the 256 KiB first level, 1 KiB per /16 that holds a prefix longer than /16 (at most 64 MiB, for a
+/// table that splits every /16), 1 KiB per /24 that holds a prefix longer than /24, one `V` per distinct value.
+/// See [`Lpm4::memory_bytes`]. A router's usual table (a default route, a few others) is a few KiB, built in
+/// microseconds, which keeps a reload's table swap off the forwarding path's time.
 ///
-/// The summary answers for a /16 that one route covers whole (most of the address space in a router's table), so
-/// that a lookup there reads 256 KiB that stay in cache instead of a random place of 64 MiB, a cache and TLB miss
-/// for nearly every new flow to the internet.
+/// Most of the address space in a router's table is covered whole by one route per /16, so a lookup there reads
+/// the first level only: 256 KiB that stay in cache, not a random place of a large table, a cache and TLB miss for
+/// nearly every new flow to the internet.
 pub struct Lpm4<V> {
-    /// Per /16: the value slot of all its addresses, or `CHILD` when it holds a longer prefix (look in `tbl24`).
+    /// Per /16: the value slot of all its addresses, or `CHILD | row` when it holds a longer prefix.
     tbl16: Box<[u32]>,
-    /// Per /24: a value slot, or `CHILD | group` for a /24 split by longer prefixes. Written, and read, only in
-    /// the rows of /16s whose summary is `CHILD`.
-    tbl24: Box<[u32; TBL24_SLOTS]>,
+    /// Per /24 of a split /16: a value slot, or `CHILD | group` for a /24 split by longer prefixes.
+    rows: Box<[[u32; ROW_SLOTS]]>,
     /// Extension groups, `GROUP_SLOTS` value slots each, indexed by the last address byte.
     tbl8: Box<[u32]>,
     values: Box<[V]>,
@@ -56,11 +57,7 @@ impl<V: Copy + Eq + Hash> Lpm4<V> {
 
         let mut values = ValueInterner::new();
         let mut tbl16 = vec![MISS; TBL16_SLOTS].into_boxed_slice();
-        // Zeroed by the allocator (`MISS` is 0), so its pages stay untouched until written: only the rows of the
-        // /16s that hold a longer prefix ever are, since the summary answers for every other /16 and a lookup
-        // never reads their row. A table of a default route and a few longer prefixes touches a few KiB of it.
-        let mut tbl24: Box<[u32; TBL24_SLOTS]> =
-            vec![MISS; TBL24_SLOTS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
+        let mut rows: Vec<[u32; ROW_SLOTS]> = Vec::new();
         let mut tbl8 = Vec::new();
         for &(addr, len, value) in &routes {
             let slot = values.slot(value)?;
@@ -72,32 +69,39 @@ impl<V: Copy + Eq + Hash> Lpm4<V> {
             }
             if tbl16[i16] & CHILD == 0 {
                 // The first longer prefix in this /16: its row starts as the /16's covering route (or a miss).
-                let row = i16 << 8;
-                tbl24[row..row + (TBL24_SLOTS / TBL16_SLOTS)].fill(tbl16[i16]);
-                tbl16[i16] = CHILD;
+                // At most 65,536 rows, well inside a slot's 31-bit index.
+                rows.push([tbl16[i16]; ROW_SLOTS]);
+                tbl16[i16] = CHILD | (rows.len() - 1) as u32;
             }
-            let i24 = (addr >> 8) as usize;
+            let row = &mut rows[(tbl16[i16] & !CHILD) as usize];
+            let i24 = (addr >> 8) as usize % ROW_SLOTS;
             if len <= 24 {
                 // All prefixes up to /24 come before any longer one, so no group exists yet to overwrite.
-                tbl24[i24..i24 + (1 << (24 - len))].fill(slot);
+                row[i24..i24 + (1 << (24 - len))].fill(slot);
                 continue;
             }
-            let group = if tbl24[i24] & CHILD != 0 {
-                (tbl24[i24] & !CHILD) as usize
+            let group = if row[i24] & CHILD != 0 {
+                (row[i24] & !CHILD) as usize
             } else {
                 let group = tbl8.len() / GROUP_SLOTS;
                 if group > MAX_CHILD {
                     return Err(LpmError::TooManyNodes);
                 }
                 // The group starts as the covering route (or a miss) and is then carved by longer prefixes.
-                tbl8.resize(tbl8.len() + GROUP_SLOTS, tbl24[i24]);
-                tbl24[i24] = CHILD | group as u32;
+                tbl8.resize(tbl8.len() + GROUP_SLOTS, row[i24]);
+                row[i24] = CHILD | group as u32;
                 group
             };
             let start = group * GROUP_SLOTS + (addr & 0xff) as usize;
             tbl8[start..start + (1 << (32 - len))].fill(slot);
         }
-        Ok(Lpm4 { tbl16, tbl24, tbl8: tbl8.into_boxed_slice(), values: values.into_values(), prefixes: routes.len() })
+        Ok(Lpm4 {
+            tbl16,
+            rows: rows.into_boxed_slice(),
+            tbl8: tbl8.into_boxed_slice(),
+            values: values.into_values(),
+            prefixes: routes.len(),
+        })
     }
 }
 
@@ -108,7 +112,7 @@ impl<V: Copy> Lpm4<V> {
         let addr = u32::from_be_bytes(addr);
         let mut slot = self.tbl16[(addr >> 16) as usize];
         if slot & CHILD != 0 {
-            slot = self.tbl24[(addr >> 8) as usize];
+            slot = self.rows[(slot & !CHILD) as usize][(addr >> 8) as usize % ROW_SLOTS];
         }
         if slot & CHILD != 0 {
             slot = self.tbl8[((slot & !CHILD) as usize) * GROUP_SLOTS + (addr & 0xff) as usize];
@@ -126,20 +130,18 @@ impl<V: Copy> Lpm4<V> {
         self.prefixes == 0
     }
 
-    /// Bytes held by the table: the 64 MiB first level and its summary, the extension groups and the distinct
-    /// values.
+    /// Bytes held by the table: the first level, the rows, the extension groups and the distinct values.
     pub fn memory_bytes(&self) -> usize {
         core::mem::size_of::<Self>()
             + core::mem::size_of_val(&*self.tbl16)
-            + core::mem::size_of_val(&*self.tbl24)
+            + core::mem::size_of_val(&*self.rows)
             + core::mem::size_of_val(&*self.tbl8)
             + core::mem::size_of_val(&*self.values)
     }
 
-    /// Slots of the first level that were written (not the zero pages it starts as).
-    #[cfg(test)]
-    pub(crate) fn first_level_written(&self) -> usize {
-        self.tbl24.iter().filter(|&&s| s != MISS).count()
+    /// Number of /16s split into a row by prefixes longer than /16.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
     }
 
     /// Number of /24s split into an extension group by prefixes longer than /24.
