@@ -48,7 +48,7 @@ long_pid=$!
 sleep 1
 
 # Waits up to 5 s for a line matching $1 in the router's log (a reload is planned off the workers, then picked
-# up by them; it took 250-470 ms before the route table was built lazily, and a fixed half-second sleep once
+# up by them; it took 250-470 ms while each worker built a 64 MiB route table, and a fixed half-second sleep once
 # fell short on a loaded machine).
 wait_log() {
 	local i
