@@ -1,6 +1,6 @@
 //! A global allocator that backs the router's big tables with transparent huge pages.
 //!
-//! The flow table, its index, the NAT's port pools and the FIB's first level are each tens to hundreds of MiB,
+//! The flow table, its index, the NAT's port pools and a full route table's rows are each tens to hundreds of MiB,
 //! reserved once and then read at random, one packet at a time. On 4 KiB pages nearly every such read misses
 //! the TLB (in a VM, a two-dimensional page walk); on 2 MiB pages a few hundred TLB entries cover them all.
 //! Distributions commonly ship transparent huge pages in `madvise` mode, where only memory that asked for them
