@@ -8,13 +8,23 @@ pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
+/// SplitMix64's finalizer: every bit of the result depends on every bit of `z`.
+#[inline]
+pub(crate) fn mix64(z: u64) -> u64 {
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The next word of the SplitMix64 sequence whose state is `s`.
+#[inline]
+pub(crate) fn splitmix64(s: &mut u64) -> u64 {
+    *s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    mix64(*s)
+}
+
 /// `N` well-mixed words from `seed` (SplitMix64): the secret keys of a hash.
 pub(crate) fn keys<const N: usize>(seed: u64) -> [u64; N] {
     let mut s = seed;
-    core::array::from_fn(|_| {
-        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let z = (s ^ (s >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
+    core::array::from_fn(|_| splitmix64(&mut s))
 }

@@ -174,14 +174,7 @@ mod tests {
     /// Well-mixed 64-bit hashes (SplitMix64 of a counter).
     fn hashes(n: usize, seed: u64) -> Vec<u64> {
         let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let z = (s ^ (s >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^ (z >> 31)
-            })
-            .collect()
+        (0..n).map(|_| crate::mix::splitmix64(&mut s)).collect()
     }
 
     #[test]

@@ -320,10 +320,7 @@ impl Selector {
 fn rendezvous(h: u64, cands: &[Candidate], eligible: &impl Fn(&&Candidate) -> bool) -> UplinkId {
     let mut best = (f64::NEG_INFINITY, cands[0].uplink);
     for c in cands.iter().filter(eligible) {
-        let mut x = h ^ (c.uplink.0 as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^= x >> 31;
+        let x = crate::mix::mix64(h ^ (c.uplink.0 as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let u = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         let score = -(c.weight as f64) / u.ln();
         if score > best.0 {

@@ -258,10 +258,7 @@ fn a_half_full_affinity_table_keeps_almost_every_live_socket() {
     let capacity = 65_536;
     let n = capacity / 2;
     let mut rng = 0x1234_5678_9abc_def0u64;
-    let mut random = || {
-        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        rng >> 16
-    };
+    let mut random = || crate::mix::splitmix64(&mut rng);
     let consecutive: Vec<FlowKey> =
         (0..n).map(|i| key((i / 50_000) as u8 + 1, 1024 + (i % 50_000) as u16, 80)).collect();
     let scattered: Vec<FlowKey> = (0..n)
