@@ -554,18 +554,17 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
             return false;
         }
         key.zone = i.zone;
+        self.queue_lookup(index, iface, Parsed::Quick(q), key);
+        true
+    }
+
+    /// Queues frame `index` for the batch's lookups: hashes its key and asks for the index bucket the lookup
+    /// will read, so that the fetch overlaps with the parsing of the rest of the batch.
+    #[inline(always)]
+    fn queue_lookup(&mut self, index: usize, iface: IfaceId, parsed: Parsed, key: FlowKey) {
         let hash = self.ct.hash(&key);
         Pf::prefetch(self.ct.index_addr(hash));
-        self.pending.push(Pending {
-            index: index as u32,
-            iface,
-            parsed: Parsed::Quick(q),
-            key,
-            hash,
-            candidate: None,
-            found: None,
-        });
-        true
+        self.pending.push(Pending { index: index as u32, iface, parsed, key, hash, candidate: None, found: None });
     }
 
     /// The interface of a quick frame from its port and tag: one read for an untagged frame, a short scan for a
@@ -625,17 +624,7 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
         }
         let parsed = Parsed::Full(self.metas.len() as u32);
         self.metas.push(meta);
-        let hash = self.ct.hash(&meta.key);
-        Pf::prefetch(self.ct.index_addr(hash));
-        self.pending.push(Pending {
-            index: index as u32,
-            iface,
-            parsed,
-            key: meta.key,
-            hash,
-            candidate: None,
-            found: None,
-        });
+        self.queue_lookup(index, iface, parsed, meta.key);
         None
     }
 
