@@ -324,25 +324,28 @@ fn case(width: u32, spread_bits: u32) -> impl Strategy<Value = (Vec<(u128, u8, u
     })
 }
 
+/// An IPv4 table of `routes` answers every probe as the naive longest match does.
+fn matches_naive4(routes: &[(u128, u8, u8)], probes: &[u128]) -> Result<(), TestCaseError> {
+    let t = Lpm4::build(routes.iter().map(|&(a, l, v)| ((a as u32).to_be_bytes(), l, v))).unwrap();
+    for &p in probes {
+        prop_assert_eq!(t.lookup((p as u32).to_be_bytes()), naive(routes, p, 32), "addr {:08x}", p);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn lpm4_matches_naive((routes, probes) in case(32, 12)) {
-        let t = Lpm4::build(routes.iter().map(|&(a, l, v)| ((a as u32).to_be_bytes(), l, v))).unwrap();
-        for &p in &probes {
-            prop_assert_eq!(t.lookup((p as u32).to_be_bytes()), naive(&routes, p, 32), "addr {:08x}", p);
-        }
+        matches_naive4(&routes, &probes)?;
     }
 
-    /// Spread over a few /16s: some hold only short prefixes (answered by the summary), some also longer ones
-    /// (their rows of the first level written from the covering route on).
+    /// Spread over a few /16s: some hold only short prefixes (answered by the first level), some also longer
+    /// ones (a row, started from the covering route).
     #[test]
     fn lpm4_matches_naive_across_16s((routes, probes) in case(32, 19)) {
-        let t = Lpm4::build(routes.iter().map(|&(a, l, v)| ((a as u32).to_be_bytes(), l, v))).unwrap();
-        for &p in &probes {
-            prop_assert_eq!(t.lookup((p as u32).to_be_bytes()), naive(&routes, p, 32), "addr {:08x}", p);
-        }
+        matches_naive4(&routes, &probes)?;
     }
 }
 
