@@ -79,8 +79,6 @@ const _: () = assert!(core::mem::size_of::<Set>() == 128);
 pub(crate) struct AffinityTable {
     sets: Vec<Set>,
     hasher: KeyHasher,
-    /// Entries held.
-    len: usize,
     /// Entries evicted before they expired because their set was full (a counter worth exporting).
     pub(crate) evicted_live: u64,
 }
@@ -112,7 +110,6 @@ impl AffinityTable {
         AffinityTable {
             sets: vec![Set([Affinity::FREE; WAYS]); capacity.div_ceil(WAYS)],
             hasher: KeyHasher::new(seed),
-            len: 0,
             evicted_live: 0,
         }
     }
@@ -120,7 +117,7 @@ impl AffinityTable {
     /// Entries held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.iter().count()
     }
 
     /// Entries the table can hold.
@@ -179,9 +176,7 @@ impl AffinityTable {
         let s = self.set_of(hash);
         let Some(Set(set)) = self.sets.get_mut(s) else { return };
         let last = &set[WAYS - 1];
-        if !last.used() {
-            self.len += 1;
-        } else if last.until > now {
+        if last.used() && last.until > now {
             self.evicted_live += 1;
         }
         set.rotate_right(1);
