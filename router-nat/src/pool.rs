@@ -6,11 +6,17 @@
 //! a random free port of the same parity (RFC 4787 REQ-4), else any random free port. A port whose last flow
 //! ended rests in quarantine before it can be handed out again.
 //!
+//! A mapping that kept its port is found in that port's slot: the slot the preserved-port check reads anyway,
+//! so a new socket's first flow and an existing socket's next one cost one read of the slots. Only a *displaced*
+//! mapping (its internal port was taken, or lies outside the slice) is also in an index hashed by socket, and
+//! each slot counts the displaced mappings of its port, so the index is searched only when one may be there.
+//!
 //! Everything is sized from the slice at construction (one slot per port, an index with room for one mapping per
-//! port, a quarantine ring as long as the slice): binding and releasing never allocate. The pool costs ~28 bytes
-//! per port: a 20-byte slot (the mapping's internal socket, its flow count, or the end of its quarantine), an
-//! index of 2-byte slot offsets whose keys are read from the slots (~6 bytes with hashbrown's spare buckets) and
-//! a 2-byte quarantine ring entry. Masquerade is NAPT44, so internal addresses are IPv4 and stored as 4 bytes.
+//! port, a quarantine ring as long as the slice): binding and releasing never allocate. The pool costs ~24 bytes
+//! per port: a 16-byte slot (the mapping's internal socket and its flow count, or the end of its quarantine, and
+//! the count of displaced mappings of its port), an index of 2-byte slot offsets whose keys are read from the
+//! slots (~6 bytes with hashbrown's spare buckets) and a 2-byte quarantine ring entry. Masquerade is NAPT44, so
+//! internal addresses are IPv4 and stored as 4 bytes.
 
 use std::collections::VecDeque;
 
@@ -105,28 +111,31 @@ impl Internal {
     }
 }
 
-/// One port of the pool, 20 bytes: the mapping of a `Mapped` port, the end of the rest of a `Quarantined` one.
+/// One port of the pool, 16 bytes: the mapping of a `Mapped` port, the end of the rest of a `Quarantined` one, and
+/// in every state the count of displaced mappings whose internal port is this port.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    /// Mapped: the internal host's IPv4 address.
-    addr: [u8; 4],
-    /// Mapped: flows referencing the mapping.
-    flows: u32,
-    /// Quarantined: when the port may be handed out again (nanoseconds, as two halves so the slot stays 4-aligned).
-    until: [u32; 2],
+    /// Mapped: the internal host's IPv4 address. Quarantined: the high half of when the port may be handed out
+    /// again (nanoseconds).
+    hi: u32,
+    /// Mapped: flows referencing the mapping. Quarantined: the low half of the rest's end.
+    lo: u32,
     /// Mapped: the internal port.
     port: u16,
     /// Mapped: the internal socket's zone.
     zone: u8,
     state: State,
+    /// Mappings of internal sockets with this port that hold another port (this one was taken): while it is 0,
+    /// a socket with this port that this slot does not hold has no mapping. At most the slice's length.
+    displaced: u16,
 }
 
-const FREE_SLOT: Slot = Slot { addr: [0; 4], flows: 0, until: [0; 2], port: 0, zone: 0, state: State::Free };
+const FREE_SLOT: Slot = Slot { hi: 0, lo: 0, port: 0, zone: 0, state: State::Free, displaced: 0 };
 
 impl Slot {
     #[inline]
     fn word(&self) -> u64 {
-        u64::from(u32::from_be_bytes(self.addr)) << 32 | u64::from(self.port) << 8 | u64::from(self.zone)
+        u64::from(self.hi) << 32 | u64::from(self.port) << 8 | u64::from(self.zone)
     }
 
     #[inline]
@@ -136,12 +145,36 @@ impl Slot {
 
     #[inline]
     fn until(&self) -> Instant {
-        Instant::from_nanos(u64::from(self.until[0]) << 32 | u64::from(self.until[1]))
+        Instant::from_nanos(u64::from(self.hi) << 32 | u64::from(self.lo))
+    }
+
+    /// The mapping of the socket packed in `word`, carrying one flow; the displaced count stays.
+    #[inline]
+    fn map(&mut self, word: u64) {
+        let displaced = self.displaced;
+        *self = Slot {
+            hi: (word >> 32) as u32,
+            lo: 1,
+            port: (word >> 8) as u16,
+            zone: word as u8,
+            state: State::Mapped,
+            displaced,
+        };
     }
 
     fn quarantine(&mut self, until: Instant) {
         let t = until.as_nanos();
-        *self = Slot { until: [(t >> 32) as u32, t as u32], state: State::Quarantined, ..FREE_SLOT };
+        *self = Slot {
+            hi: (t >> 32) as u32,
+            lo: t as u32,
+            state: State::Quarantined,
+            displaced: self.displaced,
+            ..FREE_SLOT
+        };
+    }
+
+    fn free(&mut self) {
+        *self = Slot { displaced: self.displaced, ..FREE_SLOT };
     }
 }
 
@@ -168,8 +201,12 @@ pub struct PortPool {
     /// port is in it at most once, so it never outgrows the slice.
     quarantine: VecDeque<u16>,
     quarantine_for: Duration,
-    /// Offsets of the mapped slots, hashed by the internal socket each one holds.
+    /// Offsets of the slots holding displaced mappings, hashed by the internal socket each one holds.
     by_internal: HashTable<u16>,
+    /// Displaced mappings whose internal port lies outside the slice (no slot to count them).
+    displaced_outside: usize,
+    /// Mappings in use, displaced or not.
+    mapped: usize,
     hasher: WordHasher,
     rng: Rng,
 }
@@ -188,6 +225,8 @@ impl PortPool {
             quarantine_for: quarantine,
             // One mapping per port at most: reserved once, never grown.
             by_internal: HashTable::with_capacity(len),
+            displaced_outside: 0,
+            mapped: 0,
             hasher: WordHasher::new(seed),
             rng: Rng::new(seed ^ 0xa076_1d64_78bd_642f),
         }
@@ -200,7 +239,7 @@ impl PortPool {
 
     /// Mappings in use.
     pub fn mappings(&self) -> usize {
-        self.by_internal.len()
+        self.mapped
     }
 
     #[inline]
@@ -224,17 +263,39 @@ impl PortPool {
             }
             self.quarantine.pop_front();
             if slot.state == State::Quarantined {
-                *slot = FREE_SLOT;
+                slot.free();
                 self.free[(port % 2) as usize] += 1;
             }
         }
     }
 
-    /// The slot mapped to the socket packed in `word`, found through the index.
+    /// The slot mapped to the socket packed in `word`: the slot of its own port, else, if a mapping of that port
+    /// is displaced, the one the index knows.
     #[inline]
     fn find(&self, word: u64) -> Option<usize> {
+        let displaced = match self.slot_index((word >> 8) as u16) {
+            Some(i) if self.slots[i].holds(word) => return Some(i),
+            Some(i) => usize::from(self.slots[i].displaced),
+            None => self.displaced_outside,
+        };
+        if displaced == 0 {
+            return None;
+        }
         let slots = &self.slots;
         self.by_internal.find(self.hasher.hash(word), |&i| slots[i as usize].holds(word)).map(|&i| i as usize)
+    }
+
+    /// Counts a displaced mapping of `internal_port` in (`add`) or out.
+    #[inline]
+    fn count_displaced(&mut self, internal_port: u16, add: bool) {
+        let n = match self.slot_index(internal_port) {
+            Some(i) => &mut self.slots[i].displaced,
+            None => {
+                self.displaced_outside = if add { self.displaced_outside + 1 } else { self.displaced_outside - 1 };
+                return;
+            }
+        };
+        *n = if add { *n + 1 } else { *n - 1 };
     }
 
     /// The external port already mapped to this internal socket, if any.
@@ -256,9 +317,9 @@ impl PortPool {
         if slot.state != State::Mapped {
             return false;
         }
-        match slot.flows.checked_add(1) {
+        match slot.lo.checked_add(1) {
             Some(n) => {
-                slot.flows = n;
+                slot.lo = n;
                 true
             }
             None => false,
@@ -285,17 +346,14 @@ impl PortPool {
         };
         let i = i.ok_or(DropReason::NatPoolExhausted)?;
         let port = self.port_at(i);
-        self.slots[i] = Slot {
-            addr: ((word >> 32) as u32).to_be_bytes(),
-            flows: 1,
-            until: [0; 2],
-            port: (word >> 8) as u16,
-            zone: word as u8,
-            state: State::Mapped,
-        };
+        self.slots[i].map(word);
         self.free[(port % 2) as usize] -= 1;
-        let (slots, hasher) = (&self.slots, self.hasher);
-        self.by_internal.insert_unique(hasher.hash(word), i as u16, |&j| hasher.hash(slots[j as usize].word()));
+        self.mapped += 1;
+        if choice != Choice::Preserved {
+            self.count_displaced(internal_port, true);
+            let (slots, hasher) = (&self.slots, self.hasher);
+            self.by_internal.insert_unique(hasher.hash(word), i as u16, |&j| hasher.hash(slots[j as usize].word()));
+        }
         Ok((port, choice))
     }
 
@@ -344,19 +402,23 @@ impl PortPool {
         if !slot.holds(word) {
             return false;
         }
-        slot.flows -= 1;
-        if slot.flows > 0 {
+        slot.lo -= 1;
+        if slot.lo > 0 {
             return false;
         }
-        if let Ok(e) = self.by_internal.find_entry(self.hasher.hash(word), |&j| j as usize == i) {
-            e.remove();
-        }
         if self.quarantine_for.is_zero() {
-            *slot = FREE_SLOT;
+            slot.free();
             self.free[(ext_port % 2) as usize] += 1;
         } else {
             slot.quarantine(now + self.quarantine_for);
             self.quarantine.push_back(i as u16);
+        }
+        self.mapped -= 1;
+        if self.slot_index(internal.port) != Some(i) {
+            if let Ok(e) = self.by_internal.find_entry(self.hasher.hash(word), |&j| j as usize == i) {
+                e.remove();
+            }
+            self.count_displaced(internal.port, false);
         }
         true
     }
@@ -365,7 +427,7 @@ impl PortPool {
     pub fn internal_of(&self, ext_port: u16) -> Option<Internal> {
         let slot = &self.slots[self.slot_index(ext_port)?];
         (slot.state == State::Mapped).then_some(Internal {
-            addr: FlowAddr::v4(slot.addr),
+            addr: FlowAddr::v4(slot.hi.to_be_bytes()),
             port: slot.port,
             zone: slot.zone,
         })
@@ -373,8 +435,7 @@ impl PortPool {
 
     /// Flows referencing the mapping on `ext_port` (0 when unmapped).
     pub fn flows_on(&self, ext_port: u16) -> u32 {
-        self.slot_index(ext_port)
-            .map_or(0, |i| if self.slots[i].state == State::Mapped { self.slots[i].flows } else { 0 })
+        self.slot_index(ext_port).map_or(0, |i| if self.slots[i].state == State::Mapped { self.slots[i].lo } else { 0 })
     }
 }
 
@@ -458,8 +519,8 @@ mod tests {
     }
 
     #[test]
-    fn a_port_costs_20_bytes_of_slot() {
-        assert_eq!(core::mem::size_of::<Slot>(), 20);
+    fn a_port_costs_16_bytes_of_slot() {
+        assert_eq!(core::mem::size_of::<Slot>(), 16);
     }
 
     #[test]
@@ -510,6 +571,90 @@ mod tests {
         for n in 0..10u8 {
             let (port, _) = p.allocate(sock(n + 20, 7)).unwrap();
             assert_eq!(p.mapped(&sock(n + 20, 7)), Some(port));
+        }
+    }
+
+    #[test]
+    fn a_displaced_mapping_is_found_and_released_through_the_index() {
+        let mut p = PortPool::new(5000..=5007, SECS, 3);
+        let t0 = Instant::from_secs(10);
+        // Two hosts with internal port 5001: the second is displaced; a third socket's port is outside the slice
+        // (all three odd: the even ports stay free for the end).
+        assert_eq!(p.acquire(&sock(1, 5001), || Ok(())).unwrap(), (5001, Some((Choice::Preserved, ()))));
+        let (moved, how) = p.allocate(sock(2, 5001)).unwrap();
+        assert_eq!((how, moved % 2), (Choice::SameParity, 1));
+        let (outside, _) = p.allocate(sock(3, 81)).unwrap();
+        assert_eq!((p.mapped(&sock(2, 5001)), p.mapped(&sock(3, 81))), (Some(moved), Some(outside)));
+        assert_eq!((p.slots[1].displaced, p.displaced_outside, p.by_internal.len(), p.mappings()), (1, 1, 2, 3));
+        // The preserved mapping leaves; the displaced one is still found, then leaves the index and the count.
+        assert!(p.release(t0, &sock(1, 5001), 5001));
+        assert_eq!(p.mapped(&sock(2, 5001)), Some(moved));
+        assert!(p.release(t0, &sock(2, 5001), moved));
+        assert_eq!((p.mapped(&sock(2, 5001)), p.slots[1].displaced, p.by_internal.len()), (None, 0, 1));
+        // The count outlives the slot's own mapping and quarantine.
+        assert_eq!(p.allocate(sock(4, 5006)).unwrap(), (5006, Choice::Preserved));
+        let (again, _) = p.allocate(sock(5, 5006)).unwrap();
+        assert!(p.release(t0, &sock(4, 5006), 5006));
+        assert_eq!((p.slots[6].state, p.slots[6].displaced), (State::Quarantined, 1));
+        p.expire(t0 + SECS);
+        assert_eq!((p.slots[6].state, p.slots[6].displaced), (State::Free, 1));
+        assert_eq!(p.mapped(&sock(5, 5006)), Some(again));
+    }
+
+    proptest::proptest! {
+        /// The pool against a model of its mappings, through any sequence of acquisitions, releases and quarantine
+        /// ends over a slice of 8 ports and sockets that collide on it or lie outside it: every socket's mapping is
+        /// found, displaced or not, ports are never shared, and the counts agree.
+        #[test]
+        fn every_mapping_is_found_displaced_or_not(
+            ops in proptest::collection::vec((0u8..4, 0u8..5, 0u16..12, 0u8..2), 1..160),
+        ) {
+            use proptest::prelude::*;
+            use std::collections::HashMap;
+            let socket = |host: u8, port: u16, zone: u8| Internal { addr: FlowAddr::v4([10, 0, 0, host]), port: 996 + port, zone };
+            let mut p = PortPool::new(1000..=1007, Duration::from_secs(2), 5);
+            let mut model: HashMap<Internal, (u16, u32)> = HashMap::new();
+            let mut now = Instant::from_secs(1);
+            for (op, host, port, zone) in ops {
+                let s = socket(host, port, zone);
+                match op {
+                    0 | 1 => match p.acquire(&s, || Ok(())) {
+                        Ok((ext, new)) => {
+                            let e = model.entry(s).or_insert((ext, 0));
+                            prop_assert_eq!((e.0, new.is_some()), (ext, e.1 == 0));
+                            e.1 += 1;
+                        }
+                        Err(r) => prop_assert_eq!((r, model.contains_key(&s)), (DropReason::NatPoolExhausted, false)),
+                    },
+                    2 => {
+                        let held = model.get(&s).copied();
+                        let ext = held.map_or(1000 + port % 8, |(ext, _)| ext);
+                        prop_assert_eq!(p.release(now, &s, ext), held.is_some_and(|(_, n)| n == 1));
+                        match held {
+                            Some((_, 1)) => { model.remove(&s); }
+                            Some((ext, n)) => { model.insert(s, (ext, n - 1)); }
+                            None => {}
+                        }
+                    }
+                    _ => {
+                        now = now + Duration::from_secs(1);
+                        p.expire(now);
+                    }
+                }
+                prop_assert_eq!(p.mappings(), model.len());
+                for host in 0..5 {
+                    for port in 0..12 {
+                        for zone in 0..2 {
+                            let s = socket(host, port, zone);
+                            let held = model.get(&s);
+                            prop_assert_eq!(p.mapped(&s), held.map(|h| h.0), "{:?}", s);
+                            if let Some(&(ext, n)) = held {
+                                prop_assert_eq!((p.internal_of(ext), p.flows_on(ext)), (Some(s), n));
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
