@@ -44,6 +44,13 @@ impl Fib {
         Ok(Fib { v4: Lpm4::build(v4)?, v6: Lpm6::build(v6)? })
     }
 
+    /// Where [`Fib::lookup`] of an IPv4 `dst` reads first: an address to prefetch a while before (`None` for
+    /// IPv6, whose lookup starts from a table small enough to stay cached).
+    #[inline]
+    pub fn first_addr(&self, dst: FlowAddr) -> Option<usize> {
+        dst.is_v4().then(|| self.v4.first_addr(dst.v4_octets()))
+    }
+
     /// The action of the longest prefix containing `dst`.
     #[inline]
     pub fn lookup(&self, dst: FlowAddr) -> Option<RouteAction> {

@@ -73,6 +73,12 @@ pub trait Nat {
     /// `orig.reversed()` with zero deltas. Refusals come back as a drop reason (pool exhausted, host limit).
     fn bind(&mut self, now: Instant, orig: &FlowKey, uplink: UplinkId) -> Result<Binding, DropReason>;
 
+    /// Where [`Nat::bind`] of `orig` by `uplink` will read first, if anywhere worth a prefetch: the pipeline asks
+    /// for it while earlier new flows of the batch are still being set up. Reads nothing itself.
+    fn bind_addr(&self, _orig: &FlowKey, _uplink: UplinkId) -> Option<usize> {
+        None
+    }
+
     /// Releases the binding of a flow that ended (expired, evicted, reset).
     fn release(&mut self, now: Instant, orig: &FlowKey, reply: &FlowKey, uplink: UplinkId);
 

@@ -268,6 +268,15 @@ impl Nat for Snat {
         }
     }
 
+    /// The slot of `orig`'s own port in the pool it would be mapped from: where a mapping that kept its port is
+    /// found, and what port preservation checks first.
+    #[inline]
+    fn bind_addr(&self, orig: &FlowKey, uplink: UplinkId) -> Option<usize> {
+        let m = self.uplinks.get(uplink.0 as usize)?.v4.as_ref()?;
+        orig.is_v4().then_some(())?;
+        m.pools[pool_index(orig.proto)?].slot_addr(orig.sport)
+    }
+
     fn release(&mut self, now: Instant, orig: &FlowKey, reply: &FlowKey, uplink: UplinkId) {
         let Some(UplinkState { v4: Some(m), .. }) = self.uplinks.get_mut(uplink.0 as usize) else { return };
         if !orig.is_v4() || reply.dst != m.addr {

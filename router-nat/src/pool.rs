@@ -248,6 +248,12 @@ impl PortPool {
         (i < self.slots.len()).then_some(i)
     }
 
+    /// Where the slot of `port` is, if the slice holds it: an address to prefetch.
+    #[inline]
+    pub fn slot_addr(&self, port: u16) -> Option<usize> {
+        self.slot_index(port).map(|i| self.slots.as_ptr().wrapping_add(i).addr())
+    }
+
     #[inline]
     fn port_at(&self, i: usize) -> u16 {
         self.first + i as u16

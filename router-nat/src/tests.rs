@@ -384,3 +384,24 @@ fn host_limit_counts_come_back_on_release() {
     n.release(T0, &a, &ba.reply, UP);
     assert_eq!(n.bind(T0, &flow(proto::TCP, 2, 7000, [192, 0, 2, 1], 53), UP), Err(DropReason::HostFlowLimit));
 }
+
+#[test]
+fn bind_addr_points_at_the_slot_of_the_flows_own_port() {
+    let n = snat(masq(1024..=65535));
+    let udp = flow(proto::UDP, 2, 5000, [192, 0, 2, 1], 53);
+    let pool = n.pool(UP, proto::UDP).unwrap();
+    assert_eq!(n.bind_addr(&udp, UP), pool.slot_addr(5000));
+    let (a, b) = (pool.slot_addr(5000).unwrap(), pool.slot_addr(5001).unwrap());
+    assert_eq!(b - a, 16, "one 16-byte slot per port");
+    assert_eq!(
+        n.bind_addr(&flow(proto::TCP, 2, 5000, [192, 0, 2, 1], 53), UP),
+        n.pool(UP, proto::TCP).unwrap().slot_addr(5000)
+    );
+    // Nothing to ask for: a port outside the slice, a protocol without a pool, IPv6, an uplink without NAT.
+    assert_eq!(n.bind_addr(&flow(proto::UDP, 2, 80, [192, 0, 2, 1], 53), UP), None);
+    assert_eq!(n.bind_addr(&flow(47, 2, 5000, [192, 0, 2, 1], 53), UP), None);
+    let v6 = FlowKey { src: FlowAddr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]), ..udp };
+    assert_eq!(n.bind_addr(&v6, UP), None);
+    assert_eq!(n.bind_addr(&udp, UplinkId(0)), None);
+    assert_eq!(n.bind_addr(&udp, UplinkId(200)), None);
+}

@@ -361,6 +361,10 @@ enum Parsed {
 /// in turn. This crate has no `unsafe`, so the instruction comes from outside: `router_io::CpuPrefetch`. A type
 /// parameter rather than a function pointer, so that it is inlined: a call per frame cost 14 instructions.
 pub trait Prefetch {
+    /// Whether [`Prefetch::prefetch`] does anything: when it does not, the pipeline skips the work of finding
+    /// addresses that only a prefetch would use (the route and uplink choice of later new flows).
+    const ENABLED: bool = true;
+
     /// Hints that the cache line at `addr` will be read soon.
     fn prefetch(addr: usize);
 }
@@ -369,6 +373,8 @@ pub trait Prefetch {
 pub struct NoPrefetch;
 
 impl Prefetch for NoPrefetch {
+    const ENABLED: bool = false;
+
     #[inline(always)]
     fn prefetch(_: usize) {}
 }
@@ -506,6 +512,11 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
             p.candidate = self.ct.candidate(p.hash);
             if let Some(c) = p.candidate {
                 Pf::prefetch(self.ct.slot_addr(c));
+            } else if Pf::ENABLED {
+                // No flow: a new one, most likely, whose route the slow path looks up.
+                if let Some(a) = self.fib.first_addr(p.key.dst) {
+                    Pf::prefetch(a);
+                }
             }
         }
         for p in pending.iter_mut() {
@@ -527,11 +538,19 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
             };
         }
         let flows_before = self.stats.new_flows;
+        // With prefetch, each miss's route is found while the miss before it is set up (see `prefetch_new_flow`).
+        let mut ahead = None;
         for k in 0..self.misses.len() {
+            let route = ahead.take();
+            if Pf::ENABLED {
+                if let Some(&next) = self.misses.get(k + 1) {
+                    ahead = self.prefetch_new_flow(&pending[next as usize]);
+                }
+            }
             let p = &pending[self.misses[k] as usize];
             let frame = &mut frames[p.index as usize];
             let created = self.stats.new_flows != flows_before;
-            verdicts[p.index as usize] = self.slow_path(now, frame, p, &metas, created);
+            verdicts[p.index as usize] = self.slow_path(now, frame, p, &metas, created, route);
         }
         self.pending = pending;
         self.metas = metas;

@@ -10,7 +10,7 @@ use crate::flow::{proto, Direction, FlowAddr, FlowKey};
 use crate::nat::{Binding, Deltas, Nat};
 use crate::policy::PolicyAction;
 use crate::time::Instant;
-use crate::uplink::{Group, GroupId, UplinkId};
+use crate::uplink::{Granularity, Group, GroupId, UplinkId};
 use crate::wire::quick::Quick;
 use crate::wire::PacketMeta;
 
@@ -158,10 +158,26 @@ impl LocalAddrs {
     }
 }
 
+/// Where a new flow goes, by the FIB and the policy.
+#[derive(Clone, Copy)]
+pub(super) enum NewRoute {
+    Drop(DropReason),
+    /// To a host on the network of this interface.
+    Connected(IfaceId),
+    /// Out by an uplink of `group`, balanced or not, remembered at `granularity`.
+    Uplinks {
+        group: GroupId,
+        balance: bool,
+        granularity: Granularity,
+    },
+}
+
 impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     /// A packet that missed conntrack in the first pass (`p`; its general parse, if it had one, in `metas`).
     ///
-    /// `created`: whether earlier packets of this batch created flows (one of them may be this packet's). A frame
+    /// `created`: whether earlier packets of this batch created flows (one of them may be this packet's). `route`:
+    /// the packet's [`NewRoute`] if it was found already (by [`Self::prefetch_new_flow`]; the FIB and the policy
+    /// do not change within a batch). A frame
     /// that passed the quick checks leaves through [`Self::emit_quick`] once its flow exists and its next hop is
     /// known. Kept out of line: inlined, its body would crowd the fast pass's loop in [`Self::process`].
     #[inline(never)]
@@ -172,6 +188,7 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
         p: &Pending,
         metas: &[PacketMeta],
         created: bool,
+        route: Option<NewRoute>,
     ) -> Verdict {
         let opening = match &p.parsed {
             Parsed::Quick(q) => Opening::Quick(q, &p.key),
@@ -201,18 +218,10 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
         if let Err(r) = starts_a_flow(&key, opening.tcp_flags(), opening.icmp()) {
             return Verdict::Drop(r);
         }
-        let rule = self.policy.classify(&key, iface).copied();
-        let granularity = rule.and_then(|r| r.granularity).unwrap_or(self.selector.granularity());
-        // Blackholes and connected (LAN-to-LAN) destinations are decided by the FIB whatever the policy says.
-        let (group, balance) = match self.fib.lookup(key.dst) {
-            None => return Verdict::Drop(DropReason::NoRoute),
-            Some(RouteAction::Blackhole) => return Verdict::Drop(DropReason::Blackhole),
-            Some(RouteAction::Connected(egress)) => return self.new_routed_flow(now, frame, opening, iface, egress),
-            Some(RouteAction::Uplinks(g)) => match rule.map(|r| r.action) {
-                Some(PolicyAction::Via(pg)) => (pg, true),
-                Some(PolicyAction::NoBalance) => (g, false),
-                Some(PolicyAction::Table) | None => (g, true),
-            },
+        let (group, balance, granularity) = match route.unwrap_or_else(|| self.new_route(&key, iface)) {
+            NewRoute::Drop(r) => return Verdict::Drop(r),
+            NewRoute::Connected(egress) => return self.new_routed_flow(now, frame, opening, iface, egress),
+            NewRoute::Uplinks { group, balance, granularity } => (group, balance, granularity),
         };
         let Some(u) = self.choose_uplink(now, group, &key, granularity, balance) else {
             return Verdict::Drop(DropReason::NoUplinkAvailable);
@@ -224,12 +233,56 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
         self.new_uplink_flow(now, frame, opening, iface, u, binding)
     }
 
+    /// Where a new flow `key` from `iface` goes, by the FIB and the policy.
+    #[inline]
+    fn new_route(&self, key: &FlowKey, iface: IfaceId) -> NewRoute {
+        let rule = self.policy.classify(key, iface);
+        // Blackholes and connected (LAN-to-LAN) destinations are decided by the FIB whatever the policy says.
+        let g = match self.fib.lookup(key.dst) {
+            None => return NewRoute::Drop(DropReason::NoRoute),
+            Some(RouteAction::Blackhole) => return NewRoute::Drop(DropReason::Blackhole),
+            Some(RouteAction::Connected(egress)) => return NewRoute::Connected(egress),
+            Some(RouteAction::Uplinks(g)) => g,
+        };
+        let granularity = rule.and_then(|r| r.granularity).unwrap_or(self.selector.granularity());
+        let (group, balance) = match rule.map(|r| r.action) {
+            Some(PolicyAction::Via(pg)) => (pg, true),
+            Some(PolicyAction::NoBalance) => (g, false),
+            Some(PolicyAction::Table) | None => (g, true),
+        };
+        NewRoute::Uplinks { group, balance, granularity }
+    }
+
+    /// Finds the route of the missed frame `p` and asks for what its slow path will read next: the affinity set of
+    /// its socket or host, and for each uplink it may leave by, the NAT's slot of its port. The batch asks one
+    /// miss ahead, so these reads overlap with the setting-up of the miss before (the route's own first read
+    /// was asked for in the candidate pass), and hands the route on to the slow path. Frames from uplinks open no
+    /// flows and are left alone.
+    #[inline]
+    pub(super) fn prefetch_new_flow(&self, p: &Pending) -> Option<NewRoute> {
+        if matches!(self.ifaces[p.iface as usize].role, IfaceRole::Uplink(_)) {
+            return None;
+        }
+        let route = self.new_route(&p.key, p.iface);
+        if let NewRoute::Uplinks { group, balance, granularity } = route {
+            if let Some(a) = self.selector.affinity_addr(group, &p.key, granularity, balance) {
+                Pf::prefetch(a);
+            }
+            for c in self.groups.get(group.0 as usize).map_or(&[][..], |g| g) {
+                if let Some(a) = self.nat.bind_addr(&p.key, c.uplink) {
+                    Pf::prefetch(a);
+                }
+            }
+        }
+        Some(route)
+    }
+
     fn choose_uplink(
         &mut self,
         now: Instant,
         group: GroupId,
         key: &FlowKey,
-        granularity: crate::uplink::Granularity,
+        granularity: Granularity,
         balance: bool,
     ) -> Option<UplinkId> {
         let cands = self.groups.get(group.0 as usize)?;

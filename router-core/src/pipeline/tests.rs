@@ -449,7 +449,7 @@ impl Prefetch for Recording {
 }
 
 #[test]
-fn a_batch_asks_for_every_frames_index_bucket_and_every_hits_flow_slot_and_forwards_the_same() {
+fn a_batch_asks_for_every_frames_index_bucket_every_hits_flow_slot_and_what_new_flows_read_and_forwards_the_same() {
     let mut plain = router();
     let mut fetching: Pipeline<NoNat, Recording> = Pipeline::build(lab_config(), NoNat).unwrap();
     warm(&mut fetching, T0);
@@ -460,17 +460,74 @@ fn a_batch_asks_for_every_frames_index_bucket_and_every_hits_flow_slot_and_forwa
         let v = process_batch(p, T0, &batch);
         (v, ASKED.with(|a| a.take()))
     };
-    // New flows: one bucket per frame, no slot (no candidate).
+    // New flows: one bucket per frame, no slot (no candidate) but the first level of its route; then, one miss
+    // ahead, its socket's affinity set (and no NAT slot: `NoNat` binds from nothing).
     let (v, first) = asked(&mut fetching);
     assert_eq!(v, process_batch(&mut plain, T0, &batch));
-    assert_eq!(first.len(), batch.len());
+    let n = batch.len();
+    assert_eq!(first.len(), 3 * n - 1);
+    let route = fetching.fib.first_addr(FlowAddr::v4(INET)).unwrap();
+    assert!(first[n..2 * n].iter().all(|&a| a == route), "{:x?}", &first[n..2 * n]);
+    let sets: std::collections::HashSet<_> = first[2 * n..].iter().collect();
+    assert!(sets.len() > n / 2, "the sockets' sets: {} different of {}", sets.len(), n - 1);
     // The same flows again: their buckets, where they are now found, then their slots.
     let (v, again) = asked(&mut fetching);
     assert_eq!(v, process_batch(&mut plain, T0, &batch));
     assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
     assert_eq!(again.len(), 2 * batch.len());
-    assert_eq!(again[..batch.len()], first[..], "the same keys, the same buckets");
+    assert_eq!(again[..batch.len()], first[..n], "the same keys, the same buckets");
     let slots: std::collections::HashSet<_> = again[batch.len()..].iter().collect();
     assert_eq!(slots.len(), batch.len(), "one slot per flow");
     assert!(again[batch.len()..].iter().all(|a| a % 64 == 0), "slots are whole cache lines");
+}
+
+#[test]
+fn new_flows_of_every_route_get_the_same_verdicts_with_the_routes_found_one_miss_ahead() {
+    // With prefetch, each miss's route (FIB and policy) is found while the miss before it is set up and handed on:
+    // a batch whose consecutive misses all have different routes shows a route given to the wrong frame.
+    let rule = |ports: (u16, u16), action, granularity| PolicyRule {
+        src: None,
+        dst: None,
+        proto: None,
+        dst_ports: Some(ports),
+        ingress: None,
+        action,
+        granularity,
+    };
+    let cfg = || PipelineConfig {
+        policy: vec![
+            rule((8000, 8999), crate::policy::PolicyAction::Via(crate::uplink::GroupId(1)), None),
+            rule((9000, 9999), crate::policy::PolicyAction::NoBalance, None),
+            rule((7000, 7999), crate::policy::PolicyAction::Table, Some(crate::uplink::Granularity::Flow)),
+        ],
+        ..lab_config()
+    };
+    let mut plain = Pipeline::new(cfg(), NoNat).unwrap();
+    let mut fetching: Pipeline<NoNat, Recording> = Pipeline::build(cfg(), NoNat).unwrap();
+    warm(&mut plain, T0);
+    warm(&mut fetching, T0);
+    let mut batch = Vec::new();
+    for i in 0..7u16 {
+        let sport = 30_000 + i;
+        batch.extend([
+            (LAN1, V4::from_host1(INET).udp(sport, 53, b"balanced")),
+            (LAN1, V4::from_host1(HOST2).udp(sport, 53, b"connected")),
+            (LAN1, V4::from_host1(BLACKHOLED).udp(sport, 53, b"blackhole")),
+            (LAN1, V4::from_host1(PINNED).udp(sport, 53, b"group 1")),
+            (LAN1, V4::from_host1(INET).udp(sport, 8080, b"via group 1")),
+            (LAN1, V4::from_host1(INET).udp(sport, 9090, b"not balanced")),
+            (LAN1, V4::from_host1(INET).udp(sport, 7070, b"per flow")),
+            (WAN1, V4::from_isp1(INET, WAN1_ADDR).udp(53, sport, b"unsolicited")),
+            (LAN1, V4::from_host1(RTR_LAN1).udp(sport, 9, b"to the router")),
+        ]);
+    }
+    let v = process_batch(&mut plain, T0, &batch);
+    assert_eq!(process_batch(&mut fetching, T0, &batch), v);
+    assert_eq!(format!("{:?}", fetching.stats()), format!("{:?}", plain.stats()));
+    assert_eq!(fetching.conntrack().len(), plain.conntrack().len());
+    // The batch covers what it means to: both uplinks, the LAN, and drops.
+    for out in [Verdict::Forward(WAN1), Verdict::Forward(WAN2), Verdict::Forward(LAN2)] {
+        assert!(v.contains(&out), "{out:?} in {v:?}");
+    }
+    assert!(v.contains(&Verdict::Drop(DropReason::Blackhole)), "{v:?}");
 }

@@ -144,6 +144,12 @@ impl AffinityTable {
         ((u128::from(hash) * self.sets.len() as u128) >> 64) as usize
     }
 
+    /// Where [`find`](Self::find) and [`insert`](Self::insert) of `hash` read: an address to prefetch.
+    #[inline]
+    pub(crate) fn set_addr(&self, hash: u64) -> usize {
+        self.sets.as_ptr().wrapping_add(self.set_of(hash)).addr()
+    }
+
     /// The position of the entry of the key `hash` is the [`hash`](Self::hash) of, if it has one (expired or
     /// not). Used ways come first in a set, so the scan stops at the first free one.
     #[inline]

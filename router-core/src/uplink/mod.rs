@@ -194,17 +194,10 @@ impl Selector {
         if !balance {
             return Some(first);
         }
-        let sticky = granularity != Granularity::Flow && self.cfg.strategy != Strategy::Hash;
-        let akey = AffinityKey {
-            src: key.src,
-            sport: if granularity == Granularity::Socket { key.sport } else { 0 },
-            proto: if granularity == Granularity::Socket { key.proto } else { 0 },
-            zone: key.zone,
-            group: group.0,
-        };
+        let sticky = self.sticky(granularity);
         // One hash and one probe of the affinity table serve the lookup and the update.
         let (hash, pos) = if sticky {
-            let hash = self.affinity.hash(&akey);
+            let hash = self.affinity.hash(&affinity_key(key, granularity, group));
             (hash, self.affinity.find(hash))
         } else {
             (0, None)
@@ -232,7 +225,9 @@ impl Selector {
             Strategy::Hash => {
                 let h = match granularity {
                     Granularity::Flow => self.hasher.hash_one(key),
-                    Granularity::Socket | Granularity::Host => self.hasher.hash_one(akey),
+                    Granularity::Socket | Granularity::Host => {
+                        self.hasher.hash_one(affinity_key(key, granularity, group))
+                    }
                 };
                 rendezvous(h, cands, &eligible)
             }
@@ -241,6 +236,26 @@ impl Selector {
             self.remember(now, hash, pos, chosen, until);
         }
         Some(chosen)
+    }
+
+    /// Whether choices at `granularity` are remembered.
+    #[inline]
+    fn sticky(&self, granularity: Granularity) -> bool {
+        granularity != Granularity::Flow && self.cfg.strategy != Strategy::Hash
+    }
+
+    /// Where [`Selector::choose`] with the same arguments will read the affinity table (the set of the key), if it
+    /// will: an address to prefetch a while before.
+    #[inline]
+    pub fn affinity_addr(
+        &self,
+        group: GroupId,
+        key: &FlowKey,
+        granularity: Granularity,
+        balance: bool,
+    ) -> Option<usize> {
+        (balance && self.sticky(granularity))
+            .then(|| self.affinity.set_addr(self.affinity.hash(&affinity_key(key, granularity, group))))
     }
 
     /// Binds the key hashed to `hash` (found at `pos`) to `u` until `until`; a new entry may evict the least
@@ -313,6 +328,19 @@ impl Selector {
         x ^= x >> 27;
         self.rng = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// What the affinity table remembers a new flow's choice under: its socket or its host, per zone and group.
+#[inline]
+fn affinity_key(key: &FlowKey, granularity: Granularity, group: GroupId) -> AffinityKey {
+    let socket = granularity == Granularity::Socket;
+    AffinityKey {
+        src: key.src,
+        sport: if socket { key.sport } else { 0 },
+        proto: if socket { key.proto } else { 0 },
+        zone: key.zone,
+        group: group.0,
     }
 }
 
