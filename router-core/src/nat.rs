@@ -79,6 +79,12 @@ pub trait Nat {
         None
     }
 
+    /// The reply key [`Nat::bind`] of `orig` by `uplink` gives if the mapping keeps the flow's port (the common
+    /// case), zone aside: for a prefetch of where the new flow's reply entry will go. `None`: no guess.
+    fn kept_reply(&self, _orig: &FlowKey, _uplink: UplinkId) -> Option<FlowKey> {
+        None
+    }
+
     /// Releases the binding of a flow that ended (expired, evicted, reset).
     fn release(&mut self, now: Instant, orig: &FlowKey, reply: &FlowKey, uplink: UplinkId);
 

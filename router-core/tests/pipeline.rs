@@ -599,3 +599,63 @@ fn rescue_resets_only_live_connections_not_closed_ones() {
     p.drain_generated(|_, f| rsts.push(wire::parse(f).unwrap().key.dport));
     assert_eq!(rsts, vec![41000]);
 }
+
+thread_local! {
+    static ASKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// A prefetch that records the addresses it is asked for.
+struct Recording;
+
+impl router_core::pipeline::Prefetch for Recording {
+    fn prefetch(addr: usize) {
+        ASKED.with(|a| a.borrow_mut().push(addr));
+    }
+}
+
+#[test]
+fn new_flows_ask_ahead_for_their_port_slot_and_their_reply_bucket_and_forward_the_same() {
+    // A batch of new UDP flows from distinct ports (each keeps its port): every one but the first has asked,
+    // before its slow path ran, for the NAT slot of its port and the index bucket of its reply key, on the
+    // uplink it then took (the others' are asked for too: the choice is not made yet).
+    // The uplinks in a zone of their own: the reply key takes the egress interface's zone.
+    let cfg = || {
+        let mut c = lab_config();
+        c.interfaces[2].zone = 3;
+        c.interfaces[3].zone = 3;
+        c
+    };
+    let mut plain = router_with(cfg());
+    let mut fetching: Pipeline<Snat, Recording> = Pipeline::build(cfg(), snat()).unwrap();
+    warm(&mut fetching, T0);
+    let frames: Vec<Vec<u8>> = (0..24u16).map(|i| V4::from_host1(INET).udp(41_000 + i, 53, b"q")).collect();
+    let run = |p: &mut dyn FnMut(&mut [router_core::pipeline::Frame<'_>], &mut [Verdict])| {
+        let mut bufs: Vec<Vec<u8>> =
+            frames.iter().map(|f| [vec![0u8; router_core::pipeline::HEADROOM], f.clone()].concat()).collect();
+        let mut batch: Vec<router_core::pipeline::Frame<'_>> = bufs
+            .iter_mut()
+            .map(|b| {
+                let len = b.len() - router_core::pipeline::HEADROOM;
+                router_core::pipeline::Frame { buf: b, head: router_core::pipeline::HEADROOM, len, ingress: LAN1 }
+            })
+            .collect();
+        let mut verdicts = vec![Verdict::Consumed; frames.len()];
+        p(&mut batch, &mut verdicts);
+        verdicts
+    };
+    let v = run(&mut |f, v| plain.process(T0, f, v));
+    ASKED.with(|a| a.borrow_mut().clear());
+    assert_eq!(run(&mut |f, v| fetching.process(T0, f, v)), v);
+    assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
+    let asked = ASKED.with(|a| a.take());
+    let ct = fetching.conntrack();
+    let flows: Vec<_> = ct.iter().filter(|(_, f)| f.orig.dport == 53 && f.orig.sport >= 41_001).collect();
+    assert_eq!(flows.len(), frames.len() - 1);
+    for (_, f) in flows {
+        assert_eq!((f.reply.dport, f.reply.zone), (f.orig.sport, 3), "kept its port");
+        let bucket = ct.index_addr(ct.hash(&f.reply));
+        assert!(asked.contains(&bucket), "reply bucket of {:?}", f.orig);
+        let slot = fetching.nat().bind_addr(&f.orig, f.uplink.unwrap()).unwrap();
+        assert!(asked.contains(&slot), "port slot of {:?}", f.orig);
+    }
+}

@@ -277,6 +277,12 @@ impl Nat for Snat {
         m.pools[pool_index(orig.proto)?].slot_addr(orig.sport)
     }
 
+    #[inline]
+    fn kept_reply(&self, orig: &FlowKey, uplink: UplinkId) -> Option<FlowKey> {
+        let m = self.uplinks.get(uplink.0 as usize)?.v4.as_ref()?;
+        orig.is_v4().then(|| FlowKey { src: m.addr, ..*orig }.reversed())
+    }
+
     fn release(&mut self, now: Instant, orig: &FlowKey, reply: &FlowKey, uplink: UplinkId) {
         let Some(UplinkState { v4: Some(m), .. }) = self.uplinks.get_mut(uplink.0 as usize) else { return };
         if !orig.is_v4() || reply.dst != m.addr {

@@ -386,6 +386,19 @@ fn host_limit_counts_come_back_on_release() {
 }
 
 #[test]
+fn kept_reply_is_the_reply_of_a_binding_that_keeps_its_port() {
+    let mut n = snat(masq(1024..=65535));
+    let udp = flow(proto::UDP, 2, 5000, [192, 0, 2, 1], 53);
+    let guess = n.kept_reply(&udp, UP);
+    assert_eq!(Some(n.bind(T0, &udp, UP).unwrap().reply), guess);
+    // Another host's socket on the same port is displaced: the guess is wrong, as it may be.
+    let other = flow(proto::UDP, 3, 5000, [192, 0, 2, 1], 53);
+    let guess = n.kept_reply(&other, UP).unwrap();
+    assert_ne!(n.bind(T0, &other, UP).unwrap().reply.dport, guess.dport);
+    assert_eq!(n.kept_reply(&udp, UplinkId(0)), None, "no NAT on that uplink: no guess");
+}
+
+#[test]
 fn bind_addr_points_at_the_slot_of_the_flows_own_port() {
     let n = snat(masq(1024..=65535));
     let udp = flow(proto::UDP, 2, 5000, [192, 0, 2, 1], 53);

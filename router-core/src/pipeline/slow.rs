@@ -254,7 +254,8 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     }
 
     /// Finds the route of the missed frame `p` and asks for what its slow path will read next: the affinity set of
-    /// its socket or host, and for each uplink it may leave by, the NAT's slot of its port. The batch asks one
+    /// its socket or host, and for each uplink it may leave by, the NAT's slot of its port and the conntrack index
+    /// bucket its reply entry goes to if it keeps that port (the uplink is not chosen yet). The batch asks one
     /// miss ahead, so these reads overlap with the setting-up of the miss before (the route's own first read
     /// was asked for in the candidate pass), and hands the route on to the slow path. Frames from uplinks open no
     /// flows and are left alone.
@@ -271,6 +272,10 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
             for c in self.groups.get(group.0 as usize).map_or(&[][..], |g| g) {
                 if let Some(a) = self.nat.bind_addr(&p.key, c.uplink) {
                     Pf::prefetch(a);
+                }
+                if let Some(mut reply) = self.nat.kept_reply(&p.key, c.uplink) {
+                    reply.zone = self.ifaces[self.uplinks[c.uplink.0 as usize].iface as usize].zone;
+                    Pf::prefetch(self.ct.index_addr(self.ct.hash(&reply)));
                 }
             }
         }
