@@ -377,6 +377,8 @@ pub struct ConntrackStats {
     pub refused: u64,
     /// Flows removed by their owner (reset, rescue).
     pub removed: u64,
+    /// Slots the expiry sweep read (a group of slots it could pass unread is not counted).
+    pub swept: u64,
 }
 
 /// The flow table of one worker.
@@ -389,6 +391,13 @@ pub struct Conntrack {
     unreplied_head: u32,
     unreplied_tail: u32,
     sweep: u32,
+    /// Per group of [`SWEEP_GROUP`] slots, a lower bound of the expiries of the flows in it, in whole seconds
+    /// (`u32::MAX`: none): the sweep passes a group whose bound is still ahead without reading its slots. A new
+    /// flow, or a packet that brings a flow's expiry closer, lowers its group's bound; only a visit of the sweep
+    /// raises it.
+    soonest: Vec<u32>,
+    /// The least expiry (whole seconds) of the flows the sweep has left in the group it is part way through.
+    sweep_soonest: u32,
     len: u32,
     cfg: ConntrackConfig,
     idle: IdleNanos,
@@ -419,6 +428,8 @@ impl Conntrack {
             unreplied_head: NIL,
             unreplied_tail: NIL,
             sweep: 0,
+            soonest: vec![u32::MAX; cap.div_ceil(SWEEP_GROUP) as usize],
+            sweep_soonest: u32::MAX,
             len: 0,
             cfg: ConntrackConfig { capacity: cap, ..cfg },
             idle: IdleNanos::new(&cfg.timeouts),
@@ -578,7 +589,12 @@ impl Conntrack {
         if dir == Direction::Reply && !f.replied() {
             return self.first_reply(now, id, tcp_flags);
         }
-        refresh(&self.idle, f, now, dir, tcp_flags)
+        let before = f.expires;
+        let state = refresh(&self.idle, f, now, dir, tcp_flags);
+        if f.expires < before {
+            lower(&mut self.soonest, id, f.expires);
+        }
+        state
     }
 
     /// [`Conntrack::touch`] for the first reply of a flow: off the unreplied list, which only evicts flows nobody
@@ -594,7 +610,9 @@ impl Conntrack {
         f.flags |= REPLIED;
         // Off the FIFO for good: its link field now holds `reply_seq_next`, not yet known.
         f.prev_or_seq = 0;
-        refresh(idle, f, now, Direction::Reply, tcp_flags)
+        let state = refresh(idle, f, now, Direction::Reply, tcp_flags);
+        lower(&mut self.soonest, id, f.expires);
+        state
     }
 
     /// Tracks a new flow. When the table is short of slots the oldest unreplied flows are evicted (one, or two
@@ -631,8 +649,10 @@ impl Conntrack {
         };
         let translated = new.reply != new.orig.reversed();
         let flags = if translated { TRANSLATED } else { 0 } | if wide { WIDE } else { 0 };
+        let expires = self.idle.after(now, state, new.orig.proto, false);
+        lower(&mut self.soonest, slot, expires);
         self.slots[slot as usize] = Slot::Flow(Entry {
-            expires: self.idle.after(now, state, new.orig.proto, false),
+            expires,
             addrs,
             ports: [new.orig.sport, new.orig.dport, new.reply.sport, new.reply.dport],
             deltas: new.deltas,
@@ -666,22 +686,47 @@ impl Conntrack {
         self.unlink_and_free(id)
     }
 
-    /// Visits up to `budget` slots from where the last call stopped and removes the flows that expired,
-    /// handing each to `on_expired`. Call it a little per batch: a full sweep is spread over many calls.
+    /// Spends `budget` from where the last call stopped and removes the flows that expired, handing each to
+    /// `on_expired`: a slot read costs 1, and so does passing a whole group of [`SWEEP_GROUP`] slots whose flows
+    /// all expire later (by its bound in `soonest`). Call it a little per batch: a full sweep is spread over many
+    /// calls, and one call goes round the slab at most once.
     pub fn expire(&mut self, now: Instant, budget: u32, mut on_expired: impl FnMut(&Flow)) -> u32 {
         let cap = self.cfg.capacity;
+        let now_secs = secs(now);
         let mut removed = 0;
-        let mut left = budget.min(cap);
-        // In runs up to the end of the slab, so that the visit of a slot is a tag test and, for a flow, a time
-        // comparison: no bounds check and no wrap-around test per slot.
-        while left > 0 {
+        let (mut left, mut round) = (budget, cap);
+        while left > 0 && round > 0 {
             let start = self.sweep;
-            let end = start + left.min(cap - start);
+            let group = (start / SWEEP_GROUP) as usize;
+            if start.is_multiple_of(SWEEP_GROUP) {
+                // Pass the groups in which nothing has expired, unread: one bound each, up to the end of the slab.
+                let most = (left as usize).min(self.soonest.len() - group).min(round.div_ceil(SWEEP_GROUP) as usize);
+                let passed = self.soonest[group..group + most].iter().position(|&b| b <= now_secs).unwrap_or(most);
+                if passed > 0 {
+                    let to = (start + passed as u32 * SWEEP_GROUP).min(cap);
+                    left -= passed as u32;
+                    round = round.saturating_sub(to - start);
+                    self.sweep = if to == cap { 0 } else { to };
+                    continue;
+                }
+                // Read from here on: the visit works out the group's bound afresh. What lowers it meanwhile (a
+                // new flow, a closer expiry) lowers `soonest` and is kept when the visit ends.
+                self.soonest[group] = u32::MAX;
+                self.sweep_soonest = u32::MAX;
+            }
+            let group_end = ((start / SWEEP_GROUP + 1) * SWEEP_GROUP).min(cap);
+            // In runs within the group, so that the visit of a slot is a tag test and, for a flow, a time
+            // comparison: no bounds check and no wrap-around test per slot.
+            let end = start + left.min(group_end - start);
             let mut at = start;
-            while let Some(i) = self.slots[at as usize..end as usize]
-                .iter()
-                .position(|s| matches!(s, Slot::Flow(e) if e.expires <= now))
-            {
+            while let Some(i) = self.slots[at as usize..end as usize].iter().position(|s| match s {
+                Slot::Flow(e) if e.expires <= now => true,
+                Slot::Flow(e) => {
+                    self.sweep_soonest = self.sweep_soonest.min(secs(e.expires));
+                    false
+                }
+                _ => false,
+            }) {
                 let slot = at + i as u32;
                 let gone = self.unlink_and_free(slot);
                 self.stats.expired += 1;
@@ -689,7 +734,12 @@ impl Conntrack {
                 removed += 1;
                 at = slot + 1;
             }
+            self.stats.swept += u64::from(end - start);
             left -= end - start;
+            round -= end - start;
+            if end == group_end {
+                self.soonest[group] = self.soonest[group].min(self.sweep_soonest);
+            }
             self.sweep = if end == cap { 0 } else { end };
         }
         removed
@@ -831,6 +881,22 @@ impl Conntrack {
         f.prev_or_seq = NIL;
         f.next = NIL;
     }
+}
+
+/// Slots per group of the expiry sweep's bounds ([`Conntrack::expire`]).
+pub const SWEEP_GROUP: u32 = 64;
+
+/// `t` in whole seconds, rounded down (a lower bound), saturated.
+#[inline]
+fn secs(t: Instant) -> u32 {
+    (t.as_nanos() / 1_000_000_000).min(u64::from(u32::MAX)) as u32
+}
+
+/// Lowers the sweep's bound of the group of `slot` to `expires` if that is sooner.
+#[inline]
+fn lower(soonest: &mut [u32], slot: u32, expires: Instant) {
+    let b = &mut soonest[(slot / SWEEP_GROUP) as usize];
+    *b = (*b).min(secs(expires));
 }
 
 /// Advances `f`'s TCP state by a packet travelling in `dir` and pushes its expiry to `now` plus its idle timeout.

@@ -49,7 +49,7 @@ pub const HEADROOM: usize = 64;
 /// expired MAC).
 const GATEWAY_CHECK_EVERY: Duration = Duration::from_millis(1);
 
-/// The batch size `expire_budget` is counted for: a batch of `n` frames sweeps `expire_budget * n / 64` slots.
+/// The batch size `expire_budget` is counted for: a batch of `n` frames spends `expire_budget * n / 64` of it.
 const SWEEP_BATCH: usize = 64;
 
 /// ICMP echo identifiers of health probes: `PROBE_ID_BASE + uplink`. Below 1024, so outside every NAT pool.
@@ -156,8 +156,9 @@ pub struct PipelineConfig {
     pub conntrack: ConntrackConfig,
     /// Neighbor table.
     pub neighbor: NeighborConfig,
-    /// Flow slots visited for expiry per 64 frames processed (in proportion for a smaller batch), and per call
-    /// of [`Pipeline::housekeeping`].
+    /// The expiry sweep's budget per 64 frames processed (in proportion for a smaller batch), and per call of
+    /// [`Pipeline::housekeeping`]: a unit reads one flow slot, or passes unread a group of 64 slots in which
+    /// nothing has expired (see [`Conntrack::expire`]).
     pub expire_budget: u32,
     /// Most ICMP errors we originate per second.
     pub icmp_errors_per_sec: u32,
@@ -555,8 +556,8 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
         self.pending = pending;
         self.metas = metas;
         self.account(verdicts);
-        // A share of the sweep per frame: a full batch does `expire_budget` slots, a batch of one frame (light
-        // traffic, a worker woken per packet) one slot, not 64 for every packet.
+        // A share of the sweep per frame: a full batch spends `expire_budget` (at most that many slots read), a
+        // batch of one frame (light traffic, a worker woken per packet) one unit, not 64 for every packet.
         let share = (self.expire_budget as usize * frames.len()).div_ceil(SWEEP_BATCH) as u32;
         self.upkeep(now, share);
     }
@@ -686,7 +687,7 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
         self.upkeep(now, self.expire_budget);
     }
 
-    /// [`Self::housekeeping`] with the expiry sweep visiting `budget` slots.
+    /// [`Self::housekeeping`] with the expiry sweep spending `budget`.
     fn upkeep(&mut self, now: Instant, budget: u32) {
         let nat = &mut self.nat;
         self.ct.expire(now, budget, |f| {

@@ -416,23 +416,35 @@ fn a_batch_sweeps_for_expired_flows_in_proportion_to_its_frames() {
         run(&mut p, T0, LAN1, &V4::from_host1(INET).udp(10_000 + port, 53, b"q"));
     }
     assert_eq!(p.conntrack().len(), 100);
-    // The flows sit in the first slots; the sweep is past them (a slot per frame so far). Long after they
-    // expired, single frames move it one slot each: it has not come round to them after `capacity - 200`.
+    let swept = |p: &Pipeline<NoNat>| p.conntrack().stats().swept;
+    // The flows sit in the first two groups of slots. Long after they expired, single frames read one slot each
+    // at most: the sweep passes each empty group for one frame, and reads the two groups a slot per frame.
     let late = T0 + Duration::from_secs(3600);
     let junk = [0u8; 10];
-    for _ in 0..p.conntrack().capacity() - 200 {
+    let groups = p.conntrack().capacity().div_ceil(crate::conntrack::SWEEP_GROUP as usize);
+    let (before, mut frames) = (swept(&p), 0u64);
+    while !p.conntrack().is_empty() {
         assert!(matches!(run(&mut p, late, LAN1, &junk).verdict, Verdict::Drop(_)));
+        frames += 1;
+        assert!(swept(&p) - before <= frames, "{} slots read for {frames} single frames", swept(&p) - before);
+        assert!(frames <= (groups + 2 * 64) as u64, "not come round to the flows after {frames} frames");
     }
-    assert_eq!(p.conntrack().len(), 100, "single frames swept a slot each, not 64");
-    // A full batch sweeps the whole budget: five of them come round and take every flow.
+    assert_eq!(swept(&p) - before, 100, "the slots up to the last flow, each read once");
+    // A full batch reads at most the whole budget, 64 slots.
+    for port in 0..100u16 {
+        run(&mut p, late, LAN1, &V4::from_host1(INET).udp(10_000 + port, 53, b"q"));
+    }
+    let later = late + Duration::from_secs(3600);
     let mut bufs = vec![[0u8; 10]; SWEEP_BATCH];
-    for _ in 0..5 {
+    for _ in 0..groups + 4 {
+        let before = swept(&p);
         let mut frames: Vec<Frame<'_>> =
             bufs.iter_mut().map(|b| Frame { buf: &mut b[..], head: 0, len: 10, ingress: LAN1 }).collect();
         let mut verdicts = vec![Verdict::Consumed; SWEEP_BATCH];
-        p.process(late, &mut frames, &mut verdicts);
+        p.process(later, &mut frames, &mut verdicts);
+        assert!(swept(&p) - before <= 64);
     }
-    assert!(p.conntrack().is_empty(), "{} flows left after 320 slots of sweep", p.conntrack().len());
+    assert!(p.conntrack().is_empty(), "{} flows left", p.conntrack().len());
 }
 
 thread_local! {
