@@ -177,9 +177,9 @@ impl<N: Nat, Pf: super::Prefetch> Pipeline<N, Pf> {
     ///
     /// `created`: whether earlier packets of this batch created flows (one of them may be this packet's). `route`:
     /// the packet's [`NewRoute`] if it was found already (by [`Self::prefetch_new_flow`]; the FIB and the policy
-    /// do not change within a batch). A frame
-    /// that passed the quick checks leaves through [`Self::emit_quick`] once its flow exists and its next hop is
-    /// known. Kept out of line: inlined, its body would crowd the fast pass's loop in [`Self::process`].
+    /// do not change within a batch). A frame that passed the quick checks leaves through [`Self::emit_quick`]
+    /// once its flow exists and its next hop is known. Kept out of line: inlined, its body would crowd the fast
+    /// pass's loop in [`Self::process`].
     #[inline(never)]
     pub(super) fn slow_path(
         &mut self,
