@@ -716,8 +716,8 @@ impl Conntrack {
             }
             let group_end = ((start / SWEEP_GROUP + 1) * SWEEP_GROUP).min(cap);
             // In runs within the group, so that the visit of a slot is a tag test and, for a flow, a time
-            // comparison: no bounds check and no wrap-around test per slot.
-            let end = start + left.min(group_end - start);
+            // comparison: no bounds check and no wrap-around test per slot. Not past where this call began.
+            let end = start + left.min(group_end - start).min(round);
             let mut at = start;
             while let Some(i) = self.slots[at as usize..end as usize].iter().position(|s| match s {
                 Slot::Flow(e) if e.expires <= now => true,
