@@ -19,12 +19,11 @@ use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
 use mhrouter_fuzz::{assert_emitted, checksums_ok, fix_checksums, lab, Chunks};
-use router_core::pipeline::{Frame, Pipeline, Verdict, HEADROOM};
+use router_core::pipeline::{Frame, Verdict, HEADROOM};
 use router_core::testkit::{WAN1, WAN1_VLAN};
 use router_core::time::Instant;
 use router_core::uplink::{UplinkId, UplinkSet};
 use router_core::wire;
-use router_nat::Snat;
 
 const MAX_BATCH: usize = 8;
 const PORTS: u16 = 4;
@@ -36,7 +35,7 @@ const PORTS: u16 = 4;
 const REBUILD_EVERY: u32 = 1000;
 
 struct Lab {
-    p: Pipeline<Snat>,
+    p: lab::LabPipeline,
     now: Instant,
     /// When the lab's flows were last (re)opened.
     warmed: Instant,
@@ -77,7 +76,7 @@ fuzz_target!(|data: &[u8]| {
     });
 });
 
-fn one_input(p: &mut Pipeline<Snat>, now_io: &mut Instant, bad_held: &mut HashMap<Vec<u8>, u32>, data: &[u8]) {
+fn one_input(p: &mut lab::LabPipeline, now_io: &mut Instant, bad_held: &mut HashMap<Vec<u8>, u32>, data: &[u8]) {
     let mut now = *now_io;
     let mut chunks = Chunks::new(data);
     let mut pending: Vec<(u16, Vec<u8>, bool)> = Vec::new();
@@ -143,7 +142,7 @@ fn one_input(p: &mut Pipeline<Snat>, now_io: &mut Instant, bad_held: &mut HashMa
 }
 
 fn run_batch(
-    p: &mut Pipeline<Snat>,
+    p: &mut lab::LabPipeline,
     now: Instant,
     batch: &[(u16, Vec<u8>, bool)],
     bad_held: &mut HashMap<Vec<u8>, u32>,
@@ -189,7 +188,7 @@ fn run_batch(
 
 /// Frames the router generated: the ones it built must be valid; released held frames are checked as forwarded
 /// frames are (their L4 checksum verifies unless it was bad on receipt).
-fn check_generated(p: &mut Pipeline<Snat>, bad_held: &mut HashMap<Vec<u8>, u32>) {
+fn check_generated(p: &mut lab::LabPipeline, bad_held: &mut HashMap<Vec<u8>, u32>) {
     p.drain_generated(|port, f| {
         assert!(port < PORTS, "generated a frame for port {port}");
         // (Counted: the same bad frame may be held more than once.)

@@ -8,7 +8,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use router_core::fib::{Route, RouteAction};
 use router_core::flow::FlowAddr;
-use router_core::pipeline::{Pipeline, PipelineConfig, PortId, Verdict};
+use router_core::pipeline::{Pipeline, PipelineConfig, PortId, Prefetch, Verdict};
 use router_core::prefix::Prefix;
 use router_core::testkit::*;
 use router_core::time::Instant;
@@ -18,6 +18,21 @@ use router_nat::{NatMode, Slice, Snat, UplinkNat};
 
 /// When the lab is warmed.
 pub const T0: Instant = Instant::from_secs(100);
+
+/// A [`Prefetch`] that asks the CPU for nothing but says it prefetches, so that the pipeline runs what it runs only
+/// for a real prefetch, as mhrouter's workers do (`router_io::CpuPrefetch`): each new flow's route found one miss
+/// ahead and handed on to its slow path, with the addresses of what it will read.
+pub struct AskAhead;
+
+impl Prefetch for AskAhead {
+    #[inline]
+    fn prefetch(addr: usize) {
+        core::hint::black_box(addr);
+    }
+}
+
+/// The lab's pipeline.
+pub type LabPipeline = Pipeline<Snat, AskAhead>;
 
 /// Our IPv6 address on lan1.
 pub const RTR_LAN1_V6: [u8; 16] = v6([0xfd00, 1, 0, 1, 0, 0, 0, 1]);
@@ -301,8 +316,8 @@ pub fn reply_to(port: PortId, sent: &[u8]) -> Option<(PortId, Vec<u8>)> {
 
 /// Builds the lab router, warmed, with [`FLOWS`] flows open and every other one answered (so that conntrack
 /// holds flows in several states). `each` sees every frame pushed and its outcome (for the seed corpus).
-pub fn router_with(each: impl FnMut(PortId, &[u8], &Out)) -> Pipeline<Snat> {
-    let mut p = Pipeline::new(config(), snat()).expect("lab pipeline");
+pub fn router_with(each: impl FnMut(PortId, &[u8], &Out)) -> LabPipeline {
+    let mut p = LabPipeline::build(config(), snat()).expect("lab pipeline");
     rewarm(&mut p, T0, 1, each);
     p
 }
@@ -310,8 +325,8 @@ pub fn router_with(each: impl FnMut(PortId, &[u8], &Out)) -> Pipeline<Snat> {
 /// Brings a lab router back to steady state at `now`: neighbors announced, both uplinks live, every `stride`-th of
 /// the [`FLOWS`] flows (re)opened and every other one of those answered. `each` sees every frame pushed and its
 /// outcome.
-pub fn rewarm<N: router_core::nat::Nat>(
-    p: &mut Pipeline<N>,
+pub fn rewarm<N: router_core::nat::Nat, Pf: Prefetch>(
+    p: &mut Pipeline<N, Pf>,
     now: Instant,
     stride: usize,
     mut each: impl FnMut(PortId, &[u8], &Out),
@@ -334,6 +349,6 @@ pub fn rewarm<N: router_core::nat::Nat>(
 }
 
 /// The lab router (see [`router_with`]).
-pub fn router() -> Pipeline<Snat> {
+pub fn router() -> LabPipeline {
     router_with(|_, _, _| {})
 }
