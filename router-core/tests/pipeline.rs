@@ -600,19 +600,6 @@ fn rescue_resets_only_live_connections_not_closed_ones() {
     assert_eq!(rsts, vec![41000]);
 }
 
-thread_local! {
-    static ASKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
-}
-
-/// A prefetch that records the addresses it is asked for.
-struct Recording;
-
-impl router_core::pipeline::Prefetch for Recording {
-    fn prefetch(addr: usize) {
-        ASKED.with(|a| a.borrow_mut().push(addr));
-    }
-}
-
 #[test]
 fn new_flows_ask_ahead_for_their_port_slot_and_their_reply_bucket_and_forward_the_same() {
     // A batch of new UDP flows from distinct ports (each keeps its port): every one but the first has asked,
@@ -628,26 +615,12 @@ fn new_flows_ask_ahead_for_their_port_slot_and_their_reply_bucket_and_forward_th
     let mut plain = router_with(cfg());
     let mut fetching: Pipeline<Snat, Recording> = Pipeline::build(cfg(), snat()).unwrap();
     warm(&mut fetching, T0);
-    let frames: Vec<Vec<u8>> = (0..24u16).map(|i| V4::from_host1(INET).udp(41_000 + i, 53, b"q")).collect();
-    let run = |p: &mut dyn FnMut(&mut [router_core::pipeline::Frame<'_>], &mut [Verdict])| {
-        let mut bufs: Vec<Vec<u8>> =
-            frames.iter().map(|f| [vec![0u8; router_core::pipeline::HEADROOM], f.clone()].concat()).collect();
-        let mut batch: Vec<router_core::pipeline::Frame<'_>> = bufs
-            .iter_mut()
-            .map(|b| {
-                let len = b.len() - router_core::pipeline::HEADROOM;
-                router_core::pipeline::Frame { buf: b, head: router_core::pipeline::HEADROOM, len, ingress: LAN1 }
-            })
-            .collect();
-        let mut verdicts = vec![Verdict::Consumed; frames.len()];
-        p(&mut batch, &mut verdicts);
-        verdicts
-    };
-    let v = run(&mut |f, v| plain.process(T0, f, v));
-    ASKED.with(|a| a.borrow_mut().clear());
-    assert_eq!(run(&mut |f, v| fetching.process(T0, f, v)), v);
+    let frames: Vec<_> = (0..24u16).map(|i| (LAN1, V4::from_host1(INET).udp(41_000 + i, 53, b"q"))).collect();
+    let v = run_batch(&mut plain, T0, &frames);
+    Recording::take();
+    assert_eq!(run_batch(&mut fetching, T0, &frames), v);
     assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
-    let asked = ASKED.with(|a| a.take());
+    let asked = Recording::take();
     let ct = fetching.conntrack();
     let flows: Vec<_> = ct.iter().filter(|(_, f)| f.orig.dport == 53 && f.orig.sport >= 41_001).collect();
     assert_eq!(flows.len(), frames.len() - 1);

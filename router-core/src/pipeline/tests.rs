@@ -361,30 +361,6 @@ fn quick_interface_lookup_agrees_with_the_general_one() {
     }
 }
 
-/// Processes `batch` (ingress port, frame) as one batch and returns the verdicts.
-fn process_batch<N: Nat, Pf: Prefetch>(
-    p: &mut Pipeline<N, Pf>,
-    now: Instant,
-    batch: &[(PortId, Vec<u8>)],
-) -> Vec<Verdict> {
-    let mut bufs: Vec<Vec<u8>> = batch
-        .iter()
-        .map(|(_, f)| {
-            let mut b = vec![0u8; HEADROOM];
-            b.extend_from_slice(f);
-            b
-        })
-        .collect();
-    let mut frames: Vec<Frame<'_>> = bufs
-        .iter_mut()
-        .zip(batch)
-        .map(|(b, (port, _))| Frame { len: b.len() - HEADROOM, buf: b, head: HEADROOM, ingress: *port })
-        .collect();
-    let mut verdicts = vec![Verdict::Consumed; batch.len()];
-    p.process(now, &mut frames, &mut verdicts);
-    verdicts
-}
-
 #[test]
 fn answers_and_repeats_of_flows_created_earlier_in_the_batch_find_them() {
     let mut p = router();
@@ -400,7 +376,7 @@ fn answers_and_repeats_of_flows_created_earlier_in_the_batch_find_them() {
     for i in 0..60u16 {
         batch.push((LAN1, V4::from_host1(INET).udp(10_000 + i, 53, b"again")));
     }
-    let v = process_batch(&mut p, T0, &batch);
+    let v = run_batch(&mut p, T0, &batch);
     assert_eq!(p.stats().new_flows, 62, "{:?}", p.stats().drops);
     assert_eq!((v[62], v[63]), (Verdict::Forward(LAN1), Verdict::Forward(LAN1)), "answers go back to host 1");
     assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
@@ -447,19 +423,6 @@ fn a_batch_sweeps_for_expired_flows_in_proportion_to_its_frames() {
     assert!(p.conntrack().is_empty(), "{} flows left", p.conntrack().len());
 }
 
-thread_local! {
-    static ASKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
-}
-
-/// A [`Prefetch`] that records the addresses it is asked for.
-struct Recording;
-
-impl Prefetch for Recording {
-    fn prefetch(addr: usize) {
-        ASKED.with(|a| a.borrow_mut().push(addr));
-    }
-}
-
 #[test]
 fn a_batch_asks_for_every_frames_index_bucket_every_hits_flow_slot_and_what_new_flows_read_and_forwards_the_same() {
     let mut plain = router();
@@ -468,14 +431,14 @@ fn a_batch_asks_for_every_frames_index_bucket_every_hits_flow_slot_and_what_new_
     let batch: Vec<(PortId, Vec<u8>)> =
         (0..40u16).map(|i| (LAN1, V4::from_host1(INET).udp(20_000 + i, 53, b"q"))).collect();
     let asked = |p: &mut Pipeline<NoNat, Recording>| {
-        ASKED.with(|a| a.borrow_mut().clear());
-        let v = process_batch(p, T0, &batch);
-        (v, ASKED.with(|a| a.take()))
+        Recording::take();
+        let v = run_batch(p, T0, &batch);
+        (v, Recording::take())
     };
     // New flows: one bucket per frame, no slot (no candidate) but the first level of its route; then, one miss
     // ahead, its socket's affinity set (and no NAT slot: `NoNat` binds from nothing).
     let (v, first) = asked(&mut fetching);
-    assert_eq!(v, process_batch(&mut plain, T0, &batch));
+    assert_eq!(v, run_batch(&mut plain, T0, &batch));
     let n = batch.len();
     assert_eq!(first.len(), 3 * n - 1);
     let route = fetching.fib.first_addr(FlowAddr::v4(INET)).unwrap();
@@ -484,7 +447,7 @@ fn a_batch_asks_for_every_frames_index_bucket_every_hits_flow_slot_and_what_new_
     assert!(sets.len() > n / 2, "the sockets' sets: {} different of {}", sets.len(), n - 1);
     // The same flows again: their buckets, where they are now found, then their slots.
     let (v, again) = asked(&mut fetching);
-    assert_eq!(v, process_batch(&mut plain, T0, &batch));
+    assert_eq!(v, run_batch(&mut plain, T0, &batch));
     assert!(v.iter().all(|v| matches!(v, Verdict::Forward(_))), "{v:?}");
     assert_eq!(again.len(), 2 * batch.len());
     assert_eq!(again[..batch.len()], first[..n], "the same keys, the same buckets");
@@ -533,8 +496,8 @@ fn new_flows_of_every_route_get_the_same_verdicts_with_the_routes_found_one_miss
             (LAN1, V4::from_host1(RTR_LAN1).udp(sport, 9, b"to the router")),
         ]);
     }
-    let v = process_batch(&mut plain, T0, &batch);
-    assert_eq!(process_batch(&mut fetching, T0, &batch), v);
+    let v = run_batch(&mut plain, T0, &batch);
+    assert_eq!(run_batch(&mut fetching, T0, &batch), v);
     assert_eq!(format!("{:?}", fetching.stats()), format!("{:?}", plain.stats()));
     assert_eq!(fetching.conntrack().len(), plain.conntrack().len());
     // The batch covers what it means to: both uplinks, the LAN, and drops.

@@ -1,5 +1,6 @@
 //! An in-memory lab for tests, benchmarks and fuzzing: the reference topology of the namespace lab as a
-//! pipeline config, frame builders, and a runner that pushes one frame through a pipeline.
+//! pipeline config, frame builders, runners that push one frame or a batch through a pipeline, and a prefetch that
+//! records what it is asked for.
 //!
 //! Ports: 0 = lan1 (198.18.1.1/24), 1 = lan2 (198.18.2.1/24), 2 = wan1 (VLAN 832, 198.51.100.2/24, gateway
 //! .1), 3 = wan2 (203.0.113.2/24, gateway .1). Routes: the two LANs connected, default route balanced over
@@ -282,6 +283,43 @@ pub fn run<N: Nat, Pf: Prefetch>(p: &mut Pipeline<N, Pf>, now: Instant, port: Po
     let mut generated = Vec::new();
     p.drain_generated(|port, f| generated.push((port, f.to_vec())));
     Outcome { verdict: verdicts[0], frame, generated }
+}
+
+/// Pushes `batch` (ingress port, frame) through `p` at `now` as one batch; returns the verdicts.
+pub fn run_batch<N: Nat, Pf: Prefetch>(
+    p: &mut Pipeline<N, Pf>,
+    now: Instant,
+    batch: &[(PortId, Vec<u8>)],
+) -> Vec<Verdict> {
+    let mut bufs: Vec<Vec<u8>> = batch.iter().map(|(_, f)| [&[0u8; HEADROOM][..], f].concat()).collect();
+    let mut frames: Vec<Frame<'_>> = bufs
+        .iter_mut()
+        .zip(batch)
+        .map(|(b, (port, _))| Frame { len: b.len() - HEADROOM, buf: b, head: HEADROOM, ingress: *port })
+        .collect();
+    let mut verdicts = vec![Verdict::Consumed; batch.len()];
+    p.process(now, &mut frames, &mut verdicts);
+    verdicts
+}
+
+std::thread_local! {
+    static ASKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// A [`Prefetch`] that records the addresses it is asked for, per thread, until [`Recording::take`].
+pub struct Recording;
+
+impl Recording {
+    /// The addresses asked for on this thread since the last call, in order.
+    pub fn take() -> Vec<usize> {
+        ASKED.with(|a| a.take())
+    }
+}
+
+impl Prefetch for Recording {
+    fn prefetch(addr: usize) {
+        ASKED.with(|a| a.borrow_mut().push(addr));
+    }
 }
 
 /// Teaches `p` the MACs of both gateways and both LAN hosts (as ARP replies would) and marks both uplinks
