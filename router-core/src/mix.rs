@@ -1,11 +1,19 @@
-//! The two pieces of the keyed hashes of the flow tables (conntrack, uplink affinity): the folded multiply of
-//! ahash's and foldhash's portable hashers and wyhash, and SplitMix64 to turn one seed into secret keys.
+//! The pieces of the keyed hashes of the flow tables (conntrack, uplink affinity): the folded multiply of ahash's
+//! and foldhash's portable hashers and wyhash, SplitMix64 to turn one seed into secret keys, and the scaling of a
+//! hash to a table's size.
 
 /// The product of `a` and `b`, its two halves XORed: every bit of the result depends on most bits of both.
 #[inline(always)]
 pub(crate) fn fold_mul(a: u64, b: u64) -> u64 {
     let p = u128::from(a) * u128::from(b);
     (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// `h`'s high bits scaled to `0..n` (a multiply and a shift, not a division): the bucket or set a hash picks in
+/// a table of `n`, which need not be a power of two.
+#[inline(always)]
+pub(crate) fn scaled(h: u64, n: usize) -> usize {
+    ((u128::from(h) * n as u128) >> 64) as usize
 }
 
 /// SplitMix64's finalizer: every bit of the result depends on every bit of `z`.

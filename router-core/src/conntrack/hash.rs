@@ -126,7 +126,7 @@ mod tests {
         for i in 0..n {
             let k = key4([198, 18, (i >> 8) as u8 & 1, i as u8], [192, 0, 2, 10], 1024 + (i >> 1) as u16);
             let x = h.hash(&k);
-            buckets[((u128::from(x) * 4096) >> 64) as usize] += 1;
+            buckets[crate::mix::scaled(x, 4096)] += 1;
             tags[(x & 127) as usize] += 1;
         }
         // Expected 16 per bucket and 512 per tag; a Poisson spread stays well inside these bounds.

@@ -58,7 +58,7 @@ impl Index {
     /// The home bucket of `h`: its high bits scaled to the number of buckets.
     #[inline(always)]
     fn home(&self, h: u64) -> usize {
-        ((u128::from(h) * self.buckets.len() as u128) >> 64) as usize
+        crate::mix::scaled(h, self.buckets.len())
     }
 
     #[inline(always)]

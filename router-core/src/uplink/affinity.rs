@@ -20,7 +20,7 @@
 
 use super::{UplinkId, MAX_UPLINKS};
 use crate::flow::FlowAddr;
-use crate::mix::{fold_mul, keys};
+use crate::mix::{fold_mul, keys, scaled};
 use crate::time::Instant;
 
 /// Entries per set.
@@ -141,7 +141,7 @@ impl AffinityTable {
     /// The set of `hash`: its high bits scaled to the number of sets (which need not be a power of two).
     #[inline]
     fn set_of(&self, hash: u64) -> usize {
-        ((u128::from(hash) * self.sets.len() as u128) >> 64) as usize
+        scaled(hash, self.sets.len())
     }
 
     /// Where [`find`](Self::find) and [`insert`](Self::insert) of `hash` read: an address to prefetch.
