@@ -33,8 +33,15 @@
 #              both pay and which dilutes the ratios. The generator then shares GEN_CPU with the peers: a
 #              router that forwards more leaves it less CPU, so a fast router may not be kept fully busy
 #              (the "router CPU busy" figure shows it)
+#   PEERS_FWD  how the ISPs forward the sink's packets. tc (default): e2e-isp.bpf.c on each ISP's customer link
+#              (tc ingress, in front of the VLAN termination) checks the packet is the customer's own UDP to the
+#              sink, pops the tag, decrements the TTL, rewrites the MACs and redirects it to the ISP's inet link;
+#              anything else (a spoofed source included) goes on through the ISP's stack and its nft filter.
+#              stack: everything through the ISP's stack (routing, nft, neighbours: ~1.8 us per packet on
+#              PEERS_CPU, which the generator shares; before the eighth round of benches/E2E.md). The same for
+#              both routers: it only changes how much of GEN_CPU the generator keeps
 #   window     WINDOW seconds of steady state, after 1.5 s of warm-up (every flow created), packets counted
-#              at mh-inet by nft counters in prerouting (UDP to port 9 from each ISP's SNAT address)
+#              at mh-inet by nft counters in its links' ingress hook (UDP to port 9 from each ISP's SNAT address)
 #   ceiling    the same generator into mh-inet over a router-less veth (mh-lan1:direct <-> mh-inet:direct),
 #              the sink's receive work on PEERS_CPU like the routed runs' sink
 #   kernel     forwarding, conntrack and SNAT run on RTR_CPU (GEN=xdp: in lan1's NAPI kthread; trafgen: in
@@ -49,7 +56,7 @@
 #              dropped at the veth before any work (MH_NAPI_NICE=0 MH_IDLE_ROUNDS=64: the old behaviour).
 #              MH_COPY_FILL=N sets [workers] copy_fill (frames lent to each fill ring; default mhrouter's)
 #   MH_XDP_MODE=skb  binds mhrouter's ports in generic XDP (RPS steers lan1/lan2 to RTR_CPU; no NAPI kthreads)
-#   SINK       drop (default): mh-inet counts the sink's packets in nft prerouting and drops them there;
+#   SINK       drop (default): mh-inet counts the sink's packets in nft ingress (netdev) and drops them there;
 #              socket: they go on to a socat UDP socket, whose receive then shares PEERS_CPU with the peers
 #   GAP=T      (GEN=trafgen only) paces the generator with a gap of T between packets (trafgen -t, e.g. 20us;
 #              sendto per packet, the real rate is set by nanosleep's resolution and shown as "offered") in
@@ -88,6 +95,8 @@ GEN_CPU="${GEN_CPU:-0}"
 RTR_CPU="${RTR_CPU:-1}"
 PEERS_CPU="${PEERS_CPU:-$GEN_CPU}"
 PEERS_VIA="${PEERS_VIA:-rps}"
+PEERS_FWD="${PEERS_FWD:-tc}"
+case "$PEERS_FWD" in stack | tc) ;; *) echo "e2e: PEERS_FWD is stack or tc" >&2; exit 2 ;; esac
 case "$PEERS_VIA" in rps | napi) ;; *) echo "e2e: PEERS_VIA is rps or napi" >&2; exit 2 ;; esac
 MH_XDP_MODE="${MH_XDP_MODE:-auto}"
 MH_THREADED_NAPI="${MH_THREADED_NAPI:-1}"
@@ -216,6 +225,33 @@ peers_off_router() {
 	fi
 }
 
+# PEERS_FWD=tc: the ISPs forward the sink's packets with e2e-isp.bpf.c on their customer link, in front of the
+# VLAN termination, instead of through their stack (both labs alike). Compiled per ISP with its addresses.
+isp_fast_forward() {
+	local ns inet_ns_dev customer vid ifindex obj
+	for ns in "$NS_ISP1" "$NS_ISP2"; do
+		if [[ $ns == "$NS_ISP1" ]]; then
+			customer="$WAN1_ADDR" vid="$WAN1_VLAN" inet_ns_dev=isp1
+		else
+			customer="$WAN2_ADDR" vid=0 inet_ns_dev=isp2
+		fi
+		ifindex="$(lab_exec "$ns" cat /sys/class/net/inet/ifindex)"
+		obj="$RUN_DIR/isp-$ns.bpf.o"
+		clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -DVID="$vid" \
+			-DCUSTOMER="$(ip_num "$customer")" -DSINK="$(ip_num "$INET_ADDR")" -DOUT_IFINDEX="$ifindex" \
+			-DDST_MAC="0x$(lab_mac "$NS_INET" "$inet_ns_dev" | tr -d :)" -DSRC_MAC="0x$(lab_mac "$ns" inet | tr -d :)" \
+			-c "$HERE/e2e-isp.bpf.c" -o "$obj"
+		tc -n "$ns" qdisc show dev cust | grep -q clsact || tc -n "$ns" qdisc add dev cust clsact
+		tc -n "$ns" filter add dev cust ingress pref 1 bpf da obj "$obj" sec tc
+	done
+}
+# An IPv4 address as a 32-bit number.
+ip_num() {
+	local IFS=.
+	read -r a b c d <<<"$1"
+	echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+
 # The kernel recipe's and the ceiling's receive kthreads (GEN=xdp): their CPU is counted like mhrouter's.
 K_NAPI=""
 C_NAPI=""
@@ -224,8 +260,8 @@ C_NAPI=""
 use_lab k
 lab_up
 lab_kernel_router_iptables
-lab_sink_counters "$SINK_VERDICT"
 lab_direct_link
+lab_sink_counters "$SINK_VERDICT"
 if [[ $GEN == xdp ]]; then
 	napi_to "$RTR_CPU" "$NS_RTR" lan1
 	K_NAPI="$NAPI_PIDS"
@@ -236,6 +272,7 @@ else
 	rps_to "$PEERS_CPU" "$NS_INET" direct
 fi
 peers_off_router
+[[ $PEERS_FWD == tc ]] && isp_fast_forward
 
 use_lab x
 lab_up
@@ -251,6 +288,7 @@ if [[ $MH_XDP_MODE == skb ]]; then
 	rps_to "$RTR_CPU" "$NS_RTR" lan1 lan2
 fi
 peers_off_router
+[[ $PEERS_FWD == tc ]] && isp_fast_forward
 "$MHROUTER" check --config "$RUN_DIR/mhrouter.toml" >"$RUN_DIR/mhrouter-check.txt"
 
 # trafgen dies on EAGAIN from its TX_RING flush, which its socket's default send buffer returns as soon as
@@ -447,7 +485,7 @@ except Exception: print("fail")'
 declare -A R
 {
 	echo "e2e: $(date -u +%FT%TZ) kernel $(uname -r), $(nproc) CPUs, generator on CPU $GEN_CPU, router on CPU $RTR_CPU, window ${WINDOW}s"
-	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), xdp_mode $MH_XDP_MODE, threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI (nice $MH_NAPI_NICE), idle_rounds $MH_IDLE_ROUNDS, copy_fill ${MH_COPY_FILL:-default}, generator $GEN, ISP/inet hops on CPU $PEERS_CPU${PEERS_VIA:+ (by $PEERS_VIA)}, gap: ${GAP:-none (full speed)}, sink: $SINK"
+	echo "e2e: mhrouter $(git -C "$ROOT" rev-parse --short HEAD), xdp_mode $MH_XDP_MODE, threaded NAPI for AF_XDP rx: $MH_THREADED_NAPI (nice $MH_NAPI_NICE), idle_rounds $MH_IDLE_ROUNDS, copy_fill ${MH_COPY_FILL:-default}, generator $GEN, ISP/inet hops on CPU $PEERS_CPU${PEERS_VIA:+ (by $PEERS_VIA)}, ISPs forward by $PEERS_FWD, gap: ${GAP:-none (full speed)}, sink: $SINK"
 } | tee "$RUN_DIR/summary"
 
 for ROUND in $(seq "$ROUNDS"); do

@@ -780,29 +780,36 @@ lab_kernel_router_iptables() {
 }
 
 # Counters of UDP packets to the sink (192.0.2.10:9) at mh-inet, by arrival interface, in nft table
-# `ip mhe2e` (counters sink_isp1, sink_isp2, sink_direct): packets delivered through each ISP, or straight
-# from a generator on the `direct` link of lab_direct_link. Early in prerouting, so they count every arrival.
-# `lab_sink_counters drop` also drops what it counted there: no socket receive, so the sink costs the CPU it
-# shares with a router only the hop into mh-inet (plain `lab_sink_counters` leaves them to the socat sink).
+# `netdev mhe2e` (counters sink_isp1, sink_isp2, sink_direct): packets delivered through each ISP, or straight
+# from a generator on the `direct` link of lab_direct_link (counted only if that link exists already). In the
+# devices' ingress hook, before the IP stack, so they count every arrival. `lab_sink_counters drop` also drops
+# what it counted there: no IP receive, no socket, so the sink costs the CPU it shares with a router little
+# more than the hop into mh-inet (plain `lab_sink_counters` leaves them to the socat sink).
 lab_sink_counters() {
-	local verdict="${1:-}"
+	local verdict="${1:-}" direct=""
+	if ip -n "$NS_INET" link show direct >/dev/null 2>&1; then
+		direct="chain direct { type filter hook ingress device direct priority 0; policy accept; ip daddr $INET_ADDR udp dport 9 counter name sink_direct $verdict; }"
+	fi
 	ip netns exec "$NS_INET" nft -f - <<-EOF
-		table ip mhe2e {
+		table netdev mhe2e {
 			counter sink_isp1 {}
 			counter sink_isp2 {}
 			counter sink_direct {}
-			chain prerouting {
-				type filter hook prerouting priority raw; policy accept;
-				iifname "isp1" ip saddr $WAN1_ADDR udp dport 9 counter name sink_isp1 $verdict
-				iifname "isp2" ip saddr $WAN2_ADDR udp dport 9 counter name sink_isp2 $verdict
-				iifname "direct" udp dport 9 counter name sink_direct $verdict
+			chain isp1 {
+				type filter hook ingress device isp1 priority 0; policy accept;
+				ip saddr $WAN1_ADDR ip daddr $INET_ADDR udp dport 9 counter name sink_isp1 $verdict
 			}
+			chain isp2 {
+				type filter hook ingress device isp2 priority 0; policy accept;
+				ip saddr $WAN2_ADDR ip daddr $INET_ADDR udp dport 9 counter name sink_isp2 $verdict
+			}
+			$direct
 		}
 	EOF
 }
 
 # UDP packets counted at the sink: lab_sink_packets isp1|isp2|direct
-lab_sink_packets() { lab_counter "$NS_INET" ip mhe2e "sink_$1"; }
+lab_sink_packets() { lab_counter "$NS_INET" netdev mhe2e "sink_$1"; }
 
 # A router-less link for a generator's ceiling: mh-lan1:direct <-> mh-inet:direct (veth, offloads off like
 # every lab link). mh-lan1 gets 198.18.3.2/24 on it, mh-inet 198.18.3.1/24; 192.0.2.10 is local in mh-inet,
