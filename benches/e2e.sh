@@ -120,7 +120,7 @@ BASE_SUFFIX="-e2e$$"
 RUN_DIR="$(mktemp -d /tmp/mh-e2e.XXXXXX)"
 
 [[ $(id -u) == 0 ]] || { echo "e2e: run as root" >&2; exit 2; }
-for tool in iptables iperf3 taskset nft ethtool $([[ $GEN == xdp ]] && echo clang cc || echo trafgen); do
+for tool in iptables iperf3 taskset nft ethtool tc $([[ $GEN == xdp ]] && echo clang cc || echo trafgen) $([[ $PEERS_FWD == tc ]] && echo clang); do
 	command -v "$tool" >/dev/null || { echo "e2e: $tool missing (see lab/DEPS)" >&2; exit 2; }
 done
 if [[ $GEN == xdp && ! -r /usr/include/bpf/libbpf.h ]]; then
