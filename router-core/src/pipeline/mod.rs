@@ -18,10 +18,10 @@ mod slow;
 
 use core::time::Duration;
 
-use crate::conntrack::{Conntrack, ConntrackConfig, FlowId, IndexHit};
+use crate::conntrack::{Conntrack, ConntrackConfig, IndexHit};
 use crate::drop::{DropCounters, DropReason};
 use crate::fib::{Fib, Route};
-use crate::flow::{Direction, FlowAddr, FlowKey};
+use crate::flow::{FlowAddr, FlowKey};
 use crate::lpm::LpmError;
 use crate::nat::Nat;
 use crate::neighbor::{NeighborConfig, Neighbors};
@@ -346,7 +346,6 @@ struct Pending {
     key: FlowKey,
     hash: u64,
     candidate: Option<IndexHit>,
-    found: Option<(FlowId, Direction)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -520,12 +519,12 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
                 }
             }
         }
-        for p in pending.iter_mut() {
-            p.found = self.ct.confirm(now, &p.key, p.hash, p.candidate);
-        }
+        // Each candidate confirmed against its slot, then the frame's fast path at once: a fast path only refreshes
+        // its flow (nothing in this pass removes one), so the confirmations after it are those of the batch's start.
         for (k, p) in pending.iter().enumerate() {
+            let found = self.ct.confirm(now, &p.key, p.hash, p.candidate);
             let (i, frame) = (p.index as usize, &mut frames[p.index as usize]);
-            verdicts[i] = match (p.found, p.parsed) {
+            verdicts[i] = match (found, p.parsed) {
                 (Some((id, dir)), Parsed::Quick(q)) => self.fast_path_quick(now, frame, p, &q, id, dir),
                 // A flow's packets come in on its own sides only; anything else is spoofed.
                 (Some((id, dir)), _) if !self.on_its_side(id, dir, p.iface) => {
@@ -584,7 +583,7 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
     fn queue_lookup(&mut self, index: usize, iface: IfaceId, parsed: Parsed, key: FlowKey) {
         let hash = self.ct.hash(&key);
         Pf::prefetch(self.ct.index_addr(hash));
-        self.pending.push(Pending { index: index as u32, iface, parsed, key, hash, candidate: None, found: None });
+        self.pending.push(Pending { index: index as u32, iface, parsed, key, hash, candidate: None });
     }
 
     /// The interface of a quick frame from its port and tag: one read for an untagged frame, a short scan for a

@@ -384,6 +384,31 @@ fn answers_and_repeats_of_flows_created_earlier_in_the_batch_find_them() {
 }
 
 #[test]
+fn packets_that_change_their_flows_state_hide_it_from_none_of_the_batchs_later_packets() {
+    use crate::wire::tcp::flags::{ACK, FIN, PSH};
+    let mut p = router();
+    // A TCP connection LAN to LAN, established.
+    let (a, b) = (V4::from_host1(HOST2), V4::from_host2(HOST1));
+    run(&mut p, T0, LAN1, &a.tcp(40_000, 80, 100, None, 0x02, &[]));
+    run(&mut p, T0, LAN2, &b.tcp(80, 40_000, 500, Some(101), 0x12, &[]));
+    run(&mut p, T0, LAN1, &a.tcp(40_000, 80, 101, Some(501), ACK, &[]));
+    let (flows, fast) = (p.stats().new_flows, p.stats().fast_path);
+    // One batch: the client closes, the server still sends and acknowledges, the client acknowledges. Each
+    // segment moves the flow's state (and expiry) before the next one is looked up in the same pass.
+    let batch = vec![
+        (LAN1, a.tcp(40_000, 80, 101, Some(501), FIN | ACK, &[])),
+        (LAN2, b.tcp(80, 40_000, 501, Some(102), PSH | ACK, b"tail")),
+        (LAN2, b.tcp(80, 40_000, 505, Some(102), FIN | ACK, &[])),
+        (LAN1, a.tcp(40_000, 80, 102, Some(506), ACK, &[])),
+    ];
+    let v = run_batch(&mut p, T0, &batch);
+    assert_eq!(v, [Verdict::Forward(LAN2), Verdict::Forward(LAN1), Verdict::Forward(LAN1), Verdict::Forward(LAN2)]);
+    assert_eq!(p.stats().new_flows, flows, "no packet of the batch took its flow for a new one");
+    assert_eq!(p.stats().fast_path, fast + 4, "every packet found its flow");
+    assert_eq!(p.conntrack().len(), 1);
+}
+
+#[test]
 fn a_batch_sweeps_for_expired_flows_in_proportion_to_its_frames() {
     // Found in the end-to-end profile at light load: a worker woken for every packet ran batches of one frame,
     // each of which swept `expire_budget` (64) slots, so the sweep cost more than the packets.
