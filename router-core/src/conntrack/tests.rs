@@ -46,6 +46,13 @@ fn table(capacity: u32) -> Conntrack {
 
 const T0: Instant = Instant::from_secs(1000);
 
+/// A table of `capacity` slots with UDP flows `0..flows` opened at [`T0`], unanswered; their ids in order.
+fn udp_table(capacity: u32, flows: u32) -> (Conntrack, Vec<FlowId>) {
+    let mut ct = table(capacity);
+    let ids = (0..flows).map(|n| add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
+    (ct, ids)
+}
+
 #[test]
 fn both_directions_find_the_same_flow() {
     let mut ct = table(16);
@@ -86,10 +93,7 @@ fn udp_unreplied_then_bidirectional_and_icmp_timeouts() {
 
 #[test]
 fn expired_flow_is_not_found_and_is_swept_incrementally() {
-    let mut ct = table(64);
-    for n in 0..10 {
-        add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap();
-    }
+    let (mut ct, _) = udp_table(64, 10);
     let later = T0 + Duration::from_secs(121);
     assert_eq!(ct.lookup(later, &key(3, proto::UDP)), None);
     let mut seen = 0;
@@ -162,8 +166,7 @@ fn reply_seq_next_shares_the_fifo_link_without_corrupting_the_fifo() {
 
 #[test]
 fn sweep_wraps_around_the_slab_and_visits_each_slot_once_per_budget() {
-    let mut ct = table(10);
-    let ids: Vec<_> = (0..10).map(|n| add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap().0).collect();
+    let (mut ct, ids) = udp_table(10, 10);
     let later = T0 + Duration::from_secs(121);
     // Keep flows in slots 0 and 9 alive: the sweep must skip them on every lap.
     for &i in &[ids[0], ids[9]] {
@@ -513,10 +516,7 @@ proptest::proptest! {
 fn one_call_of_the_sweep_goes_round_the_slab_at_most_once() {
     // Found by the sweep's proptest in a debug build: a call that began part way through a group and came round to
     // that group again read it whole, past where the call began (and its count of the lap went below zero).
-    let mut ct = table(100);
-    for n in 0..100 {
-        add(&mut ct, T0, new_flow(n, proto::UDP, 0)).unwrap();
-    }
+    let (mut ct, _) = udp_table(100, 100);
     let later = T0 + Duration::from_secs(121);
     assert_eq!(ct.expire(later, 10, |_| {}), 10, "slots 0..10: part way through the first group");
     // A flow in that first part, expired too, so the first group is read again when the sweep comes round.
