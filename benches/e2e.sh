@@ -225,6 +225,13 @@ peers_off_router() {
 	fi
 }
 
+# Compiles a BPF C program of this directory: bpf_cc SOURCE OBJECT [clang options...]
+bpf_cc() {
+	local src="$1" obj="$2"
+	shift 2
+	clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" "$@" -c "$HERE/$src" -o "$obj"
+}
+
 # PEERS_FWD=tc: the ISPs forward the sink's packets with e2e-isp.bpf.c on their customer link, in front of the
 # VLAN termination, instead of through their stack (both labs alike). Compiled per ISP with its addresses.
 isp_fast_forward() {
@@ -237,10 +244,9 @@ isp_fast_forward() {
 		fi
 		ifindex="$(lab_exec "$ns" cat /sys/class/net/inet/ifindex)"
 		obj="$RUN_DIR/isp-$ns.bpf.o"
-		clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -DVID="$vid" \
-			-DCUSTOMER="$(ip_num "$customer")" -DSINK="$(ip_num "$INET_ADDR")" -DOUT_IFINDEX="$ifindex" \
-			-DDST_MAC="0x$(lab_mac "$NS_INET" "$inet_ns_dev" | tr -d :)" -DSRC_MAC="0x$(lab_mac "$ns" inet | tr -d :)" \
-			-c "$HERE/e2e-isp.bpf.c" -o "$obj"
+		bpf_cc e2e-isp.bpf.c "$obj" -DVID="$vid" -DCUSTOMER="$(ip_num "$customer")" -DSINK="$(ip_num "$INET_ADDR")" \
+			-DOUT_IFINDEX="$ifindex" -DDST_MAC="0x$(lab_mac "$NS_INET" "$inet_ns_dev" | tr -d :)" \
+			-DSRC_MAC="0x$(lab_mac "$ns" inet | tr -d :)"
 		tc -n "$ns" qdisc show dev cust | grep -q clsact || tc -n "$ns" qdisc add dev cust clsact
 		tc -n "$ns" filter add dev cust ingress pref 1 bpf da obj "$obj" sec tc
 	done
@@ -297,7 +303,7 @@ peers_off_router
 # as ENOBUFS, which trafgen ignores; mh-lan1's eth0 stays noqueue as the lab makes it.
 cc -O2 -shared -fPIC -o "$RUN_DIR/sndbuf.so" "$HERE/e2e-sndbuf.c" -ldl
 if [[ $GEN == xdp ]]; then
-	clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$HERE/e2e-xdpgen.bpf.c" -o "$RUN_DIR/xdpgen.bpf.o"
+	bpf_cc e2e-xdpgen.bpf.c "$RUN_DIR/xdpgen.bpf.o"
 	cc -O2 -Wall -o "$RUN_DIR/xdpgen" "$HERE/e2e-xdpgen.c" -lbpf
 fi
 
