@@ -520,7 +520,8 @@ impl<N: Nat, Pf: Prefetch> Pipeline<N, Pf> {
             }
         }
         // Each candidate confirmed against its slot, then the frame's fast path at once: a fast path only refreshes
-        // its flow (nothing in this pass removes one), so the confirmations after it are those of the batch's start.
+        // its flow (nothing in this pass removes one), so a later frame finds the flow it would have found at the
+        // batch's start.
         for (k, p) in pending.iter().enumerate() {
             let found = self.ct.confirm(now, &p.key, p.hash, p.candidate);
             let (i, frame) = (p.index as usize, &mut frames[p.index as usize]);
