@@ -1,5 +1,6 @@
 //! A fixed amount of one pipeline workload, for profilers (`valgrind --tool=callgrind`, `perf record`):
-//! `cargo run -p benches --release --example profile -- <fastpath|vlan|newflow> <flows> <batches>`.
+//! `cargo run -p benches --release --example profile -- <fastpath|vlan|newflow|baseline> <flows> <batches>`
+//! (`baseline`: the criterion floor, bare hashbrown + ahash lookups of the same keys, in `baseline_batches`).
 //! `cargo run -p benches --release --example profile -- newflow-steady <rounds> <batches> [<timed rounds>]`: the
 //! `newflow` benchmark's router ([`NewFlowRouter`]) after `rounds` rounds of 32,768 new flows, then `batches` (at
 //! most 512) batches of the next round, in `steady_batches` (callgrind: `--toggle-collect='*steady_batches*'`);
@@ -11,6 +12,8 @@
 use std::hint::black_box;
 
 use benches::lab::{self, Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
+use hashbrown::HashMap;
+use router_core::flow::FlowKey;
 use router_core::testkit::LAN1;
 
 /// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`),
@@ -27,6 +30,9 @@ fn main() {
         let timed: usize = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0);
         return steady(flows, batches, timed);
     }
+    if what == "baseline" {
+        return baseline(flows, batches);
+    }
     let capacity = (flows as u32 * 2).next_power_of_two().max(16_384);
     let uplinks = if what == "vlan" { Uplinks::Isp1Only } else { Uplinks::Balanced };
     let mut r = WarmRouter::new(flows, capacity.max(65_536), uplinks, 0x666c_6f77);
@@ -39,6 +45,7 @@ fn main() {
     if std::env::var("MH_QUICK_PATH").is_ok_and(|v| v == "0") {
         r.pipeline.set_quick_path(false);
     }
+
     eprintln!("measuring {what}: {flows} flows, {batches} batches");
     let faults = minor_faults();
     let start = std::time::Instant::now();
@@ -59,6 +66,35 @@ fn main() {
     eprintln!("{ns:.1} ns per packet (loop only, copy included; one run, not a statistic)");
     eprintln!("{} minor page faults in the loop", minor_faults() - faults);
     assert_eq!(r.pipeline.stats().drops.total(), 0, "{:?}", r.pipeline.stats().drops);
+}
+
+/// `baseline`: the `baseline_lookup` benchmark's loop, `batches` batches of 64 lookups.
+fn baseline(flows: usize, batches: usize) {
+    let keys: Vec<FlowKey> = lab::flow_set(flows, 0x666c_6f77).iter().map(FlowSpec::key).collect();
+    let mut map: HashMap<FlowKey, u32, ahash::RandomState> =
+        HashMap::with_capacity_and_hasher(keys.len(), ahash::RandomState::with_seeds(1, 2, 3, 4));
+    for (i, k) in keys.iter().enumerate() {
+        map.insert(*k, i as u32);
+    }
+    eprintln!("measuring baseline: {} keys, {batches} batches", keys.len());
+    let start = std::time::Instant::now();
+    black_box(baseline_batches(&map, &keys, batches));
+    let ns = start.elapsed().as_nanos() as f64 / (batches * BATCH) as f64;
+    eprintln!("{ns:.1} ns per lookup (loop only; one run, not a statistic)");
+}
+
+#[inline(never)]
+fn baseline_batches(map: &HashMap<FlowKey, u32, ahash::RandomState>, keys: &[FlowKey], batches: usize) -> u32 {
+    let mut picker = Picker::new(1);
+    let mut picks = [0u32; BATCH];
+    let mut sum = 0u32;
+    for _ in 0..batches {
+        picker.batch(keys.len(), &mut picks);
+        for &i in &picks {
+            sum = sum.wrapping_add(*map.get(black_box(&keys[i as usize])).unwrap_or(&0));
+        }
+    }
+    sum
 }
 
 /// Minor page faults of this process so far (field 10 of /proc/self/stat), 0 if unreadable.

@@ -220,7 +220,9 @@ pub fn check_options(mut opts: &[u8]) -> Result<(), DropReason> {
 /// 0.0.0.0 itself is legitimate for a DHCP client; [`super::parse`] makes that exception.
 #[inline]
 pub fn is_martian_source(a: [u8; 4]) -> bool {
-    a[0] == 0 || a[0] == 127 || (a[0] & 0xf0) == 224 || a == [255; 4]
+    let w = u32::from_be_bytes(a);
+    let first = w >> 24;
+    first == 0 || first == 127 || (first & 0xf0) == 224 || w == u32::MAX
 }
 
 /// Decrements the TTL of the IPv4 header at the start of `header`, patching the checksum (RFC 1624).
