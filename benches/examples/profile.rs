@@ -45,7 +45,6 @@ fn main() {
     if std::env::var("MH_QUICK_PATH").is_ok_and(|v| v == "0") {
         r.pipeline.set_quick_path(false);
     }
-
     eprintln!("measuring {what}: {flows} flows, {batches} batches");
     let faults = minor_faults();
     let start = std::time::Instant::now();

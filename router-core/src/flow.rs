@@ -14,8 +14,7 @@ impl FlowAddr {
     /// An IPv4 address.
     #[inline]
     pub const fn v4(a: [u8; 4]) -> Self {
-        // As words, not byte by byte: the compiler then builds the mapped address in two registers rather than
-        // sixteen bytes of stack.
+        // One 128-bit value rather than sixteen bytes, which the compiler may otherwise store one by one.
         let mapped = (u32::from_le_bytes(a) as u128) << 96 | 0xffff << 80;
         FlowAddr(mapped.to_le_bytes())
     }
