@@ -24,10 +24,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use benches::lab::{Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
+use benches::lab::{Baseline, Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hashbrown::HashMap;
-use router_core::flow::FlowKey;
 use router_core::pipeline::Verdict;
 use router_core::testkit::LAN1;
 
@@ -63,24 +61,15 @@ fn assert_fast_path(r: &mut WarmRouter, templates: &Templates) {
 }
 
 fn bench_lookup(c: &mut Criterion, label: &str, flows: &[FlowSpec]) {
-    let keys: Vec<FlowKey> = flows.iter().map(FlowSpec::key).collect();
-    let mut map: HashMap<FlowKey, u32, ahash::RandomState> =
-        HashMap::with_capacity_and_hasher(keys.len(), ahash::RandomState::with_seeds(1, 2, 3, 4));
-    for (i, k) in keys.iter().enumerate() {
-        map.insert(*k, i as u32);
-    }
+    let baseline = Baseline::new(flows);
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(BATCH as u64));
     let mut picker = Picker::new(SEED);
     let mut picks = [0u32; BATCH];
     group.bench_function(BenchmarkId::new("baseline_lookup", label), |b| {
         b.iter(|| {
-            picker.batch(keys.len(), &mut picks);
-            let mut sum = 0u32;
-            for &i in &picks {
-                sum = sum.wrapping_add(*map.get(black_box(&keys[i as usize])).unwrap_or(&0));
-            }
-            sum
+            picker.batch(baseline.key_count(), &mut picks);
+            baseline.lookups(&picks)
         })
     });
     group.finish();

@@ -11,9 +11,7 @@
 
 use std::hint::black_box;
 
-use benches::lab::{self, Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
-use hashbrown::HashMap;
-use router_core::flow::FlowKey;
+use benches::lab::{self, Baseline, Batch, FlowSpec, NewFlowRouter, Picker, Templates, Uplinks, WarmRouter, BATCH};
 use router_core::testkit::LAN1;
 
 /// Tables allocated as mhrouter allocates them: the large ones on transparent huge pages (`router_io::hugepage`),
@@ -69,29 +67,22 @@ fn main() {
 
 /// `baseline`: the `baseline_lookup` benchmark's loop, `batches` batches of 64 lookups.
 fn baseline(flows: usize, batches: usize) {
-    let keys: Vec<FlowKey> = lab::flow_set(flows, 0x666c_6f77).iter().map(FlowSpec::key).collect();
-    let mut map: HashMap<FlowKey, u32, ahash::RandomState> =
-        HashMap::with_capacity_and_hasher(keys.len(), ahash::RandomState::with_seeds(1, 2, 3, 4));
-    for (i, k) in keys.iter().enumerate() {
-        map.insert(*k, i as u32);
-    }
-    eprintln!("measuring baseline: {} keys, {batches} batches", keys.len());
+    let baseline = Baseline::new(&lab::flow_set(flows, 0x666c_6f77));
+    eprintln!("measuring baseline: {} keys, {batches} batches", baseline.key_count());
     let start = std::time::Instant::now();
-    black_box(baseline_batches(&map, &keys, batches));
+    black_box(baseline_batches(&baseline, batches));
     let ns = start.elapsed().as_nanos() as f64 / (batches * BATCH) as f64;
     eprintln!("{ns:.1} ns per lookup (loop only; one run, not a statistic)");
 }
 
 #[inline(never)]
-fn baseline_batches(map: &HashMap<FlowKey, u32, ahash::RandomState>, keys: &[FlowKey], batches: usize) -> u32 {
+fn baseline_batches(baseline: &Baseline, batches: usize) -> u32 {
     let mut picker = Picker::new(1);
     let mut picks = [0u32; BATCH];
     let mut sum = 0u32;
     for _ in 0..batches {
-        picker.batch(keys.len(), &mut picks);
-        for &i in &picks {
-            sum = sum.wrapping_add(*map.get(black_box(&keys[i as usize])).unwrap_or(&0));
-        }
+        picker.batch(baseline.key_count(), &mut picks);
+        sum = sum.wrapping_add(baseline.lookups(&picks));
     }
     sum
 }

@@ -337,6 +337,42 @@ impl Picker {
     }
 }
 
+/// The floor the pipeline benchmarks are measured against (`baseline_lookup`): a bare hashbrown + ahash map of a
+/// flow set's original-direction keys, looked up with keys read from a random place of an array, as the pipeline
+/// benchmarks read their frames. One definition for the criterion benchmark and the profile example.
+pub struct Baseline {
+    map: hashbrown::HashMap<FlowKey, u32, ahash::RandomState>,
+    keys: Vec<FlowKey>,
+}
+
+impl Baseline {
+    /// The map of `flows`' keys (value: the flow's index), with fixed hasher seeds.
+    pub fn new(flows: &[FlowSpec]) -> Baseline {
+        let keys: Vec<FlowKey> = flows.iter().map(FlowSpec::key).collect();
+        let mut map =
+            hashbrown::HashMap::with_capacity_and_hasher(keys.len(), ahash::RandomState::with_seeds(1, 2, 3, 4));
+        for (i, k) in keys.iter().enumerate() {
+            map.insert(*k, i as u32);
+        }
+        Baseline { map, keys }
+    }
+
+    /// How many keys there are to pick from.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Looks up the keys at `picks` one after another; the sum of the values found, for `black_box`.
+    #[inline]
+    pub fn lookups(&self, picks: &[u32]) -> u32 {
+        let mut sum = 0u32;
+        for &i in picks {
+            sum = sum.wrapping_add(*self.map.get(std::hint::black_box(&self.keys[i as usize])).unwrap_or(&0));
+        }
+        sum
+    }
+}
+
 /// The reusable buffers of one batch: [`BATCH`] buffers of [`BUF`] bytes, the frames at [`HEADROOM`].
 pub struct Batch {
     bufs: Vec<u8>,
