@@ -63,6 +63,11 @@
 #              every window: CPU cost at a low, equal-ish load meant to be below both routers' capacity.
 #              trafgen's -b rate is not used: it sends each second's packets in one burst, which overflows both
 #              routers. (e2e-xdpgen cannot pace: every BPF_PROG_RUN call costs ~20 ms of set-up here.)
+#   FLOOR=1    (default) also runs the floor (benches/src/floor.rs, bin xsk-floor) in mhrouter's place after
+#              mhrouter's window: the same ports, rings, worker loop, core and NAPI set-up, with a stateless
+#              forwarder (quick IPv4 checks, next uplink in turn, source address replaced, TTL and checksums,
+#              Ethernet header and tag). Its router CPU per packet is the least any AF_XDP router pays in this
+#              lab; printed as "floor/kernel" next to the targets. FLOOR=0 skips it.
 #   PERF=1     also profiles RTR_CPU with perf for 5 s of each routed window (perf-*.txt in the run directory;
 #              its overhead is in those windows' numbers, so profile in a separate invocation)
 #   iperf3     one TCP stream LAN1 -> 192.0.2.10 for WINDOW seconds through each router (client on GEN_CPU)
@@ -105,6 +110,7 @@ MH_IDLE_ROUNDS="${MH_IDLE_ROUNDS:-2}"
 MH_COPY_FILL="${MH_COPY_FILL:-}" # [workers] copy_fill; empty: mhrouter's default
 [[ $MH_XDP_MODE == skb ]] && MH_THREADED_NAPI=0 # no NAPI instance without a native XDP program
 IPERF="${IPERF:-1}"
+FLOOR="${FLOOR:-1}"
 SINK="${SINK:-drop}"
 GEN="${GEN:-xdp}"
 case "$GEN" in trafgen | xdp) ;; *) echo "e2e: GEN is trafgen or xdp" >&2; exit 2 ;; esac
@@ -129,8 +135,11 @@ if [[ $GEN == xdp && ! -r /usr/include/bpf/libbpf.h ]]; then
 fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 	(cd "$ROOT" && cargo build -q --release -p router-bin)
+	[[ $FLOOR == 1 ]] && (cd "$ROOT" && cargo build -q --release -p benches --bin xsk-floor)
 fi
 [[ -x $MHROUTER ]] || { echo "e2e: $MHROUTER missing" >&2; exit 2; }
+XSK_FLOOR="${XSK_FLOOR:-$ROOT/target/release/xsk-floor}"
+[[ $FLOOR == 0 || -x $XSK_FLOOR ]] || { echo "e2e: $XSK_FLOOR missing" >&2; exit 2; }
 
 # Switches lib.sh's names (NS_*, LAB_STATE) to lab k (kernel) or x (mhrouter).
 use_lab() {
@@ -371,7 +380,7 @@ router_drops() {
 	local sn
 	sn=$((16#$(awk -v c="$RTR_CPU" 'NR == c + 1 { print $2 }' /proc/net/softnet_stat)))
 	echo "veth_tx_dropped $(lab_exec "$NS_LAN1" cat /sys/class/net/eth0/statistics/tx_dropped) softnet_drop_cpu$RTR_CPU $sn"
-	if [[ $1 == mhrouter ]]; then
+	if [[ $1 == mhrouter || $1 == floor ]]; then
 		lab_exec "$NS_RTR" ethtool -S lan1 2>/dev/null | awk -F: '/xdp_(redirect|drops|packets|tx_err|redirect_err)|rx_queue_0_drops/ { gsub(/ /, "", $1); gsub(/ /, "", $2); printf "lan1.%s %s ", $1, $2 }'
 	fi
 	echo
@@ -454,18 +463,34 @@ background() {
 
 # Starts mhrouter in lab x for one measurement; sets mh_pid and MH_NAPI (its NAPI kthreads).
 start_mhrouter() {
+	start_in_rtr "$1" "running with" "$MHROUTER" --config "$RUN_DIR/mhrouter.toml" --for "$2"
+	sleep 1 # health probes bring both uplinks up (100 ms interval, up_after 5)
+}
+
+# Starts the floor (see FLOOR) in lab x for WINDOW + 10 s: start_floor LOG. Sets mh_pid and MH_NAPI.
+start_floor() {
 	use_lab x
-	local log="$1" before
+	start_in_rtr "$1" "xsk-floor: running" "$XSK_FLOOR" --ports lan1,lan2,wan1,wan2 --lan lan1 \
+		--uplink "wan1.$WAN1_VLAN,$WAN1_ADDR,$(lab_mac "$NS_ISP1" cust)" --uplink "wan2,$WAN2_ADDR,$(lab_mac "$NS_ISP2" cust)" \
+		--core "$RTR_CPU" --idle-rounds "$MH_IDLE_ROUNDS" ${MH_COPY_FILL:+--copy-fill "$MH_COPY_FILL"} \
+		--mode "$MH_XDP_MODE" --seconds "$(awk -v w="$WINDOW" 'BEGIN { printf "%d", w + 10 }')"
+}
+
+# Runs an AF_XDP router in mh-rtr of lab x until it prints READY: start_in_rtr LOG READY COMMAND...; sets mh_pid,
+# and MH_NAPI to lan1/lan2's NAPI kthreads (threaded, pinned to RTR_CPU, reniced; see MH_THREADED_NAPI).
+start_in_rtr() {
+	use_lab x
+	local log="$1" ready="$2" before
+	shift 2
 	before="$(all_napi_pids)"
-	ip netns exec "$NS_RTR" "$MHROUTER" --config "$RUN_DIR/mhrouter.toml" --for "$2" >"$log" 2>&1 9>&- &
+	ip netns exec "$NS_RTR" "$@" >"$log" 2>&1 9>&- &
 	mh_pid=$!
 	local i
 	for i in $(seq 100); do
-		grep -q "running with" "$log" 2>/dev/null && break
-		kill -0 "$mh_pid" 2>/dev/null || { cat "$log" >&2; echo "e2e: mhrouter exited" >&2; exit 1; }
+		grep -q "$ready" "$log" 2>/dev/null && break
+		kill -0 "$mh_pid" 2>/dev/null || { cat "$log" >&2; echo "e2e: $1 exited" >&2; exit 1; }
 		sleep 0.1
 	done
-	sleep 1 # health probes bring both uplinks up (100 ms interval, up_after 5)
 	MH_NAPI=""
 	if [[ $MH_THREADED_NAPI == 1 ]]; then
 		# veth has NAPI instances only while an XDP program is attached: switch them to threads now.
@@ -518,6 +543,15 @@ for ROUND in $(seq "$ROUNDS"); do
 		R[x_pu]=$W_PU R[x_ps]=$W_PS R[x_napi]=$W_NAPI R[x_drops]="$W_DROPS"
 		R[x_i1]=$(use_lab x; lab_sink_packets isp1) R[x_i2]=$(use_lab x; lab_sink_packets isp2)
 		stop_mhrouter
+		R[f_pps]=0 R[f_rbusy]=0 R[f_sirq]=0 R[f_pkts]=0 R[f_dt]=0 R[f_sent]=0 R[f_pu]=0 R[f_ps]=0 R[f_napi]=0 R[f_drops]=""
+		if [[ $FLOOR == 1 ]]; then
+			start_floor "$RUN_DIR/floor-r$ROUND-$flows.log"
+			# shellcheck disable=SC2086
+			window floor x eth0 NS_RTR lan1 "$flows" isp "$mh_pid" $MH_NAPI
+			R[f_pps]=$W_PPS R[f_rbusy]=$W_RBUSY R[f_sirq]=$W_SIRQ R[f_pkts]=$W_PKTS R[f_dt]=$W_DT R[f_sent]=$W_SENT_PPS
+			R[f_pu]=$W_PU R[f_ps]=$W_PS R[f_napi]=$W_NAPI R[f_drops]="$W_DROPS"
+			stop_mhrouter
+		fi
 		load1="$(cut -d' ' -f1-3 /proc/loadavg)"
 		rx_drops="$(grep -E '^mhrouter: (pipeline|worker|  drop)' "$RUN_DIR/mhrouter-r$ROUND-$flows.log" | sed 's/^mhrouter: *//' | tr '\n' ';')"
 
@@ -530,6 +564,8 @@ for ROUND in $(seq "$ROUNDS"); do
 			    k_pps="${R[k_pps]}", k_sirq="${R[k_sirq]}", k_pkts="${R[k_pkts]}", k_dt="${R[k_dt]}", k_sent="${R[k_sent]}",
 			    x_pps="${R[x_pps]}", x_sirq="${R[x_sirq]}", x_pkts="${R[x_pkts]}", x_dt="${R[x_dt]}", x_sent="${R[x_sent]}",
 			    x_pu="${R[x_pu]}", x_ps="${R[x_ps]}", x_napi="${R[x_napi]}",
+			    f_pps="${R[f_pps]}", f_sirq="${R[f_sirq]}", f_pkts="${R[f_pkts]}", f_dt="${R[f_dt]}", f_sent="${R[f_sent]}",
+			    f_pu="${R[f_pu]}", f_ps="${R[f_ps]}", f_napi="${R[f_napi]}", f_rbusy="${R[f_rbusy]}",
 			    ceil_rbusy="${R[ceil_rbusy]}", k_rbusy="${R[k_rbusy]}", x_rbusy="${R[x_rbusy]}").items()}
 			def s(sirq, dt): return max(sirq - bg * dt, 0.0)
 			# CPU-s per packet, generator + sink (+ the sink link's NAPI kthread with GEN=xdp)
@@ -558,12 +594,26 @@ for ROUND in $(seq "$ROUNDS"); do
 			kc, xc = per_m(R["k_rbusy"] - gc * R["k_pkts"], R["k_pkts"]), per_m(R["x_rbusy"] - gc * R["x_pkts"], R["x_pkts"])
 			print(f"  router CPU {$RTR_CPU} busy (all of its time, minus the ceiling run's per packet; exact when nothing else runs there):"
 			      f" kernel {kc:.2f}, mhrouter {xc:.2f} CPU-s/Mpkt, ratio {xc / kc if kc > 0 else float('nan'):.2f}")
+			if R["f_pkts"] > 0:
+			    # The floor: the same accounting as mhrouter's (its process and the NAPI kthreads).
+			    f_m = per_m(s(R["f_sirq"], R["f_dt"]) - g * R["f_pkts"] + R["f_pu"] + R["f_ps"], R["f_pkts"])
+			    fc = per_m(R["f_rbusy"] - gc * R["f_pkts"], R["f_pkts"])
+			    print(f"  floor (xsk-floor): {R['f_pps']:,.0f} pps delivered of {R['f_sent']:,.0f} offered, {f_m:.2f} CPU-s/Mpkt"
+			          f" (user {R['f_pu']:.2f} s, sys {R['f_ps'] - R['f_napi']:.2f} s, NAPI kthreads {R['f_napi']:.2f} s);"
+			          f" router CPU {$RTR_CPU} busy {fc:.2f} CPU-s/Mpkt")
+			    print(f"  floor/kernel: pps {R['f_pps'] / R['k_pps'] if R['k_pps'] else float('nan'):.2f},"
+			          f" CPU-s/Mpkt {f_m / k_m if k_m > 0 else float('nan'):.2f}, router CPU busy {fc / kc if kc > 0 else float('nan'):.2f}"
+			          f" (the least an AF_XDP router pays here); mhrouter/floor: pps {R['x_pps'] / R['f_pps'] if R['f_pps'] else float('nan'):.2f},"
+			          f" router CPU busy {xc / fc if fc > 0 else float('nan'):.2f}")
 		EOF
 		echo "  uplink split at mh-inet (isp1/isp2 totals): kernel ${R[k_i1]}/${R[k_i2]}, mhrouter ${R[x_i1]}/${R[x_i2]}" | tee -a "$RUN_DIR/summary"
 		echo "  irq+softirq by CPU: kernel ${R[k_cpu]}; mhrouter ${R[x_cpu]}" | tee -a "$RUN_DIR/summary"
 		echo "  router CPU $RTR_CPU in the window: kernel busy ${R[k_rbusy]} s, steal ${R[k_steal]} s; mhrouter busy ${R[x_rbusy]} s, steal ${R[x_steal]} s (of ${R[x_dt]} s; below it, the generator and the peers did not keep the router busy)" | tee -a "$RUN_DIR/summary"
 		echo "  drops in the window: kernel: ${R[k_drops]}; mhrouter: ${R[x_drops]}" | tee -a "$RUN_DIR/summary"
 		echo "  mhrouter exit counters: $rx_drops" | tee -a "$RUN_DIR/summary"
+		if [[ $FLOOR == 1 ]]; then
+			echo "  floor: drops in the window: ${R[f_drops]}; exit counters: $(grep -E '^xsk-floor: (stopped|  drop)' "$RUN_DIR/floor-r$ROUND-$flows.log" | sed 's/^xsk-floor: *//' | tr '\n' ';')" | tee -a "$RUN_DIR/summary"
+		fi
 	done
 	if [[ $IPERF == 1 ]]; then
 		k_tcp=$(iperf k)

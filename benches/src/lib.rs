@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+pub mod floor;
 pub mod lab;
 
 /// A small, fast, seeded pseudo-random generator (SplitMix64); good enough for fixtures, not for crypto.
