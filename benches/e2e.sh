@@ -135,7 +135,7 @@ if [[ $GEN == xdp && ! -r /usr/include/bpf/libbpf.h ]]; then
 fi
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 	(cd "$ROOT" && cargo build -q --release -p router-bin)
-	[[ $FLOOR == 1 ]] && (cd "$ROOT" && cargo build -q --release -p benches --bin xsk-floor)
+	if [[ $FLOOR == 1 ]]; then (cd "$ROOT" && cargo build -q --release -p benches --bin xsk-floor); fi
 fi
 [[ -x $MHROUTER ]] || { echo "e2e: $MHROUTER missing" >&2; exit 2; }
 XSK_FLOOR="${XSK_FLOOR:-$ROOT/target/release/xsk-floor}"
