@@ -241,14 +241,12 @@ pub const SLOT_BYTES: usize = size_of::<Slot>();
 
 const NO_ADDRS: [FlowAddr; 3] = [FlowAddr([0; 16]); 3];
 
-/// The mapped form of the IPv4 address in the four octets `a`. Built as one 128-bit word rather than byte by
-/// byte: where a narrow and a wide flow's addresses meet in one variable, the compiler then carries two registers
-/// instead of sixteen bytes through the stack.
+/// The mapped form of the IPv4 address in the four octets `a` ([`FlowAddr::v4`], which builds it as one 128-bit
+/// word: where a narrow and a wide flow's addresses meet in one variable, the compiler then carries two registers
+/// instead of sixteen bytes through the stack).
 #[inline(always)]
 fn v4(a: &[u8]) -> FlowAddr {
-    let prefix = u128::from_le_bytes(FlowAddr::V4_UNSPECIFIED.0);
-    let octets = u128::from(u32::from_le_bytes([a[0], a[1], a[2], a[3]])) << 96;
-    FlowAddr((prefix | octets).to_le_bytes())
+    FlowAddr::v4([a[0], a[1], a[2], a[3]])
 }
 
 /// The other three addresses of wide entry `e`. A `get` rather than an index so that a caller not using them
