@@ -573,8 +573,11 @@ for ROUND in $(seq "$ROUNDS"); do
 			def per_m(cpu, pkts): return cpu / (pkts / 1e6) if pkts > 0 else float("nan")
 			# softirq (+ the recipe's NAPI kthread with GEN=xdp: forwarding then runs in it, as system time)
 			k_cpu = s(R["k_sirq"], R["k_dt"]) + R["k_p"] - g * R["k_pkts"]
+			# An AF_XDP router's run (x: mhrouter, f: the floor): softirq net of the generator and sink, and the
+			# router's process and NAPI kthreads (their system time); per_m of it is the upper bound.
+			def afxdp_cpu(r): return s(R[r + "_sirq"], R[r + "_dt"]) - g * R[r + "_pkts"] + R[r + "_pu"] + R[r + "_ps"]
 			x_s = s(R["x_sirq"], R["x_dt"]) - g * R["x_pkts"]
-			x_hi = x_s + R["x_pu"] + R["x_ps"]                  # softirq + mhrouter + NAPI threads
+			x_hi = afxdp_cpu("x")                                # softirq + mhrouter + NAPI threads
 			x_lo = x_s + R["x_pu"] + R["x_napi"]                # softirq + mhrouter user + NAPI threads
 			k_m, x_m = per_m(k_cpu, R["k_pkts"]), per_m(x_hi, R["x_pkts"])
 			ratio = R["x_pps"] / R["k_pps"] if R["k_pps"] else float("nan")
@@ -591,13 +594,12 @@ for ROUND in $(seq "$ROUNDS"); do
 			print(f"  ratio mhrouter/kernel: pps {ratio:.2f} (target >= 1.5: {'met' if ratio >= 1.5 else 'MISSED'}),"
 			      f" CPU-s/Mpkt {cr:.2f}, lower bound {crl:.2f} (target <= 0.5: {'met' if cr <= 0.5 else 'met only by the lower bound' if crl <= 0.5 else 'MISSED'})")
 			gc = R["ceil_rbusy"] / max(R["ceil_pkts"], 1)      # the router CPU's busy time per packet without a router
-			kc, xc = per_m(R["k_rbusy"] - gc * R["k_pkts"], R["k_pkts"]), per_m(R["x_rbusy"] - gc * R["x_pkts"], R["x_pkts"])
+			def busy(r): return per_m(R[r + "_rbusy"] - gc * R[r + "_pkts"], R[r + "_pkts"])
+			kc, xc = busy("k"), busy("x")
 			print(f"  router CPU {$RTR_CPU} busy (all of its time, minus the ceiling run's per packet; exact when nothing else runs there):"
 			      f" kernel {kc:.2f}, mhrouter {xc:.2f} CPU-s/Mpkt, ratio {xc / kc if kc > 0 else float('nan'):.2f}")
 			if R["f_pkts"] > 0:
-			    # The floor: the same accounting as mhrouter's (its process and the NAPI kthreads).
-			    f_m = per_m(s(R["f_sirq"], R["f_dt"]) - g * R["f_pkts"] + R["f_pu"] + R["f_ps"], R["f_pkts"])
-			    fc = per_m(R["f_rbusy"] - gc * R["f_pkts"], R["f_pkts"])
+			    f_m, fc = per_m(afxdp_cpu("f"), R["f_pkts"]), busy("f")
 			    print(f"  floor (xsk-floor): {R['f_pps']:,.0f} pps delivered of {R['f_sent']:,.0f} offered, {f_m:.2f} CPU-s/Mpkt"
 			          f" (user {R['f_pu']:.2f} s, sys {R['f_ps'] - R['f_napi']:.2f} s, NAPI kthreads {R['f_napi']:.2f} s);"
 			          f" router CPU {$RTR_CPU} busy {fc:.2f} CPU-s/Mpkt")
